@@ -1,0 +1,341 @@
+"""Settings: resolved once, in this order: flags, environment, config file, defaults.
+
+The config file is YAML (`$XDG_CONFIG_HOME/rewrite/config.yaml`, or `--config`, or
+`REWRITE_CONFIG`). Every error names the file, the line and the key. PyYAML is imported
+only when there is a file to read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import paths
+from .actions import BUILTIN_ACTIONS, CUSTOM_ACTION, Action, Example
+from .errors import ConfigError
+from .hosts import DEFAULT_HOST, Host, parse_host
+
+COMMANDS = ("actions", "bench", "cache", "config", "lsp", "pull", "shell", "status", "warm")
+DEFAULT_MODEL = "qwen2.5:1.5b"
+DEFAULT_OPTIONS: Mapping[str, Any] = {"num_ctx": 2048, "temperature": 0}
+DEFAULT_KEEP_ALIVE = "30m"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_INPUT_CHARS = 20_000
+
+# Options that make Ollama reload the model when they change between requests.
+LOAD_TIME_OPTIONS = (
+    "num_ctx",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "use_mmap",
+    "num_thread",
+    "draft_num_predict",
+    "shift",
+)
+
+KeyPath = tuple[str, ...]
+_GO_DURATION = re.compile(
+    r"-?(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))*"
+)
+_ACTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line said; None or empty means 'not given'."""
+
+    hosts: tuple[str, ...] = ()
+    model: str | None = None
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    hosts: tuple[Host, ...] = (parse_host(DEFAULT_HOST),)
+    model: str = DEFAULT_MODEL
+    keep_alive: str | float = DEFAULT_KEEP_ALIVE
+    options: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_OPTIONS))
+    timeout: float = DEFAULT_TIMEOUT
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
+    actions: Mapping[str, Action] = field(default_factory=lambda: dict(BUILTIN_ACTIONS))
+    config_file: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+def config_path(overrides: Overrides) -> tuple[str, bool]:
+    """The config file to read, and whether the user named it explicitly."""
+    named = overrides.config or os.environ.get("REWRITE_CONFIG")
+    return (os.path.expanduser(named), True) if named else (paths.default_config_file(), False)
+
+
+def load_settings(overrides: Overrides = Overrides()) -> Settings:
+    path, explicit = config_path(overrides)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    file_used: str | None = None
+    if explicit or os.path.isfile(path):
+        values, lines = _read_config(path)
+        file_used = path
+        sources.update({key[0]: f"{path}:{line}" for key, line in lines.items() if len(key) == 1})
+    if os.environ.get("OLLAMA_HOST", "").strip():
+        values["hosts"] = _hosts([os.environ["OLLAMA_HOST"]], "OLLAMA_HOST")
+        sources["hosts"] = "environment OLLAMA_HOST"
+    if overrides.hosts:
+        values["hosts"] = _hosts(list(overrides.hosts), "--host")
+        sources["hosts"] = "--host"
+    if overrides.model:
+        values["model"] = overrides.model
+        sources["model"] = "--model"
+    return Settings(**values, config_file=file_used, sources=sources)
+
+
+def _hosts(raw: list[str], where: str) -> tuple[Host, ...]:
+    try:
+        return tuple(parse_host(value) for value in raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _read_config(path: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        raise ConfigError("no such config file", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file: {exc}", path=path) from None
+    data, lines = parse_yaml(text, path)
+    return _validate(data, lines, path), lines
+
+
+def parse_yaml(text: str, path: str) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse YAML safely; also return the line of every mapping key, by key path."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(
+            f"invalid YAML: {exc.problem or exc.context}", path=path, line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
+    finally:
+        loader.dispose()
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _key_lines(node, (), lines, path)
+    return data, lines
+
+
+def _key_lines(node: Any, prefix: KeyPath, lines: dict[KeyPath, int], path: str) -> None:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        key = (*prefix, str(key_node.value))
+        line = key_node.start_mark.line + 1
+        if key in lines:
+            raise ConfigError(f"{'.'.join(key)}: duplicate key", path=path, line=line)
+        lines[key] = line
+        _key_lines(value_node, key, lines, path)
+
+
+class _Checker:
+    """Validates one config document, raising ConfigError with file, line and key."""
+
+    def __init__(self, lines: dict[KeyPath, int], path: str) -> None:
+        self.lines = lines
+        self.path = path
+
+    def fail(self, key: KeyPath, message: str) -> ConfigError:
+        line = next(
+            (self.lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in self.lines), None
+        )
+        return ConfigError(f"{'.'.join(key)}: {message}", path=self.path, line=line)
+
+    def mapping(self, key: KeyPath, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping of keys to values, got {_kind(value)}")
+        return value
+
+    def string(self, key: KeyPath, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def number(self, key: KeyPath, value: Any, *, integer: bool = False) -> float:
+        wanted = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted) or value <= 0:
+            raise self.fail(
+                key, f"expected a positive {'whole ' if integer else ''}number, got {value!r}"
+            )
+        return value
+
+    def known_keys(self, key: KeyPath, value: dict[str, Any], known: tuple[str, ...]) -> None:
+        for name in value:
+            if name not in known:
+                import difflib
+
+                close = difflib.get_close_matches(str(name), known, n=1)
+                hint = (
+                    f" (did you mean '{close[0]}'?)"
+                    if close
+                    else f"; known keys: {', '.join(known)}"
+                )
+                raise self.fail((*key, str(name)), f"unknown key{hint}")
+
+
+_TOP_KEYS = ("hosts", "model", "keep_alive", "options", "timeout", "max_input_chars", "actions")
+_ACTION_KEYS = ("description", "instruction", "prefix", "model", "options", "examples", "params")
+
+
+def _validate(data: Any, lines: dict[KeyPath, int], path: str) -> dict[str, Any]:
+    check = _Checker(lines, path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a mapping of settings at the top, got {_kind(data)}", path=path, line=1
+        )
+    check.known_keys((), data, _TOP_KEYS)
+    readers: dict[str, Callable[[Any], Any]] = {
+        "hosts": lambda v: _config_hosts(check, v),
+        "model": lambda v: check.string(("model",), v),
+        "keep_alive": lambda v: _keep_alive(check, v),
+        "options": lambda v: {**DEFAULT_OPTIONS, **_options(check, ("options",), v)},
+        "timeout": lambda v: float(check.number(("timeout",), v)),
+        "max_input_chars": lambda v: int(check.number(("max_input_chars",), v, integer=True)),
+        "actions": lambda v: _actions(check, v),
+    }
+    # An empty `actions:` or `options:` (everything below it commented out) means none.
+    present = {k: v for k, v in data.items() if v is not None or k not in ("actions", "options")}
+    return {key: readers[key](value) for key, value in present.items()}
+
+
+def _config_hosts(check: _Checker, value: Any) -> tuple[Host, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise check.fail(("hosts",), f"expected a URL or a list of URLs, got {_kind(value)}")
+    try:
+        return tuple(parse_host(check.string(("hosts",), item)) for item in items)
+    except ConfigError as exc:
+        raise check.fail(("hosts",), str(exc)) from None
+
+
+def parse_keep_alive(value: Any) -> str | float | None:
+    """A keep_alive Ollama accepts (seconds as a number, or a duration with a unit), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):  # Ollama rejects a unit-less string: send a number
+            return float(text) if "." in text else int(text)
+        if _GO_DURATION.fullmatch(text):
+            return text
+    return None
+
+
+def _keep_alive(check: _Checker, value: Any) -> str | float:
+    parsed = parse_keep_alive(value)
+    if parsed is None:
+        raise check.fail(
+            ("keep_alive",), f"expected seconds or a duration like 30m, 1h, -1; got {value!r}"
+        )
+    return parsed
+
+
+def _options(check: _Checker, key: KeyPath, value: Any) -> dict[str, Any]:
+    options = check.mapping(key, value)
+    for name, item in options.items():
+        scalar = isinstance(item, (str, int, float, bool))
+        if not scalar and not (isinstance(item, list) and all(isinstance(i, str) for i in item)):
+            raise check.fail(
+                (*key, str(name)),
+                f"expected a number, string or list of strings, got {_kind(item)}",
+            )
+    return options
+
+
+def _actions(check: _Checker, value: Any) -> dict[str, Action]:
+    actions = dict(BUILTIN_ACTIONS)
+    for name, spec in check.mapping(("actions",), value).items():
+        key = ("actions", str(name))
+        if not isinstance(name, str) or not _ACTION_NAME.fullmatch(name):
+            raise check.fail(key, "an action name takes letters, digits, '-' and '_' only")
+        if name in COMMANDS or name == CUSTOM_ACTION:
+            raise check.fail(key, f"'{name}' is a command name; choose another action name")
+        actions[name] = _action(check, key, name, spec, BUILTIN_ACTIONS.get(name))
+    return actions
+
+
+def _action(check: _Checker, key: KeyPath, name: str, spec: Any, base: Action | None) -> Action:
+    fields = check.mapping(key, spec)
+    check.known_keys(key, fields, _ACTION_KEYS)
+    if base is None and "instruction" not in fields:
+        raise check.fail(key, "a new action needs an 'instruction'")
+    strings = {
+        f: check.string((*key, f), fields[f])
+        for f in ("description", "instruction", "prefix", "model")
+        if f in fields
+    }
+    action = base or Action(name, strings.get("description", name), strings["instruction"])
+    params = fields.get("params")
+    for option in fields.get("options") or ():
+        if option in LOAD_TIME_OPTIONS:
+            raise check.fail(
+                (*key, "options", option),
+                "a load-time option belongs in the top-level options: "
+                "a per-action value would reload the model",
+            )
+    return action.with_overrides(
+        **strings,
+        options=_options(check, (*key, "options"), fields["options"])
+        if "options" in fields
+        else None,
+        examples=_examples(check, (*key, "examples"), fields["examples"])
+        if "examples" in fields
+        else None,
+        params={str(k): str(v) for k, v in check.mapping((*key, "params"), params).items()}
+        if params is not None
+        else None,
+    )
+
+
+def _examples(check: _Checker, key: KeyPath, value: Any) -> tuple[Example, ...]:
+    if not isinstance(value, list):
+        raise check.fail(key, f"expected a list of {{input, output}} pairs, got {_kind(value)}")
+    examples = []
+    for item in value:
+        pair = check.mapping(key, item)
+        if set(pair) != {"input", "output"}:
+            raise check.fail(key, "each example needs exactly the keys 'input' and 'output'")
+        examples.append(
+            Example(check.string(key, pair["input"]), check.string(key, pair["output"]))
+        )
+    return tuple(examples)
+
+
+def _kind(value: Any) -> str:
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        type(None): "nothing",
+    }
+    return names.get(type(value), f"{type(value).__name__} {value!r}")

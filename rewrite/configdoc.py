@@ -1,0 +1,98 @@
+"""`rewrite config`: the effective settings with their sources, and the starter file."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .actions import BUILTIN_ACTIONS
+from .config import Settings
+from .errors import UsageError
+
+STARTER = """\
+# rewrite's config file (YAML). Every key is optional; the values below are the defaults.
+# `rewrite config` shows the settings in effect and where each one came from.
+
+# Ollama servers, tried in order (OLLAMA_HOST and --host take precedence).
+hosts: [http://127.0.0.1:11434]
+
+# The model: 1.5B-3B instruct models are the practical floor for rewriting.
+model: qwen2.5:1.5b
+
+# How long Ollama keeps the model loaded after a request: seconds, or 30m, 1h; -1 = forever.
+keep_alive: 30m
+
+# Model options sent with every request. Changing a load-time option such as num_ctx
+# makes Ollama reload the model, so set it once here.
+options:
+  num_ctx: 2048
+  temperature: 0
+
+# Seconds the server may stay silent (loading the model included) before a rewrite fails.
+timeout: 60
+
+# Longer input is refused with exit code 2.
+max_input_chars: 20000
+
+# Your own actions, or changes to the built-in ones (fix, rephrase, concise, formal,
+# friendly, simplify, translate). {name} in an instruction is filled from params,
+# or from --param name=value on the command line.
+actions:
+  # pirate:
+  #   description: Say it like a pirate
+  #   instruction: Rewrite the text as a pirate would say it.
+  #   model: llama3.2:3b          # optional: another model for this action
+  #   examples:                   # optional: example turns, input then output
+  #     - {input: "Hello, how are you?", output: "Ahoy, how be ye?"}
+  # letter:
+  #   description: Turn it into a short letter
+  #   instruction: Rewrite the text as a short letter addressed to {name}.
+  #   params: {name: Sam}
+"""
+
+
+def write_starter(path: str, *, force: bool) -> str:
+    if os.path.exists(path) and not force:
+        raise UsageError(f"{path} already exists; add --force to replace it")
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(STARTER)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def render(settings: Settings) -> str:
+    """The settings as YAML, each top-level value followed by a comment naming its source."""
+    file_note = str(settings.config_file) if settings.config_file else "none (defaults in use)"
+    lines = [f"# config file: {file_note}"]
+    values: dict[str, Any] = {
+        "hosts": [host.url for host in settings.hosts],
+        "model": settings.model,
+        "keep_alive": settings.keep_alive,
+        "options": dict(settings.options),
+        "timeout": settings.timeout,
+        "max_input_chars": settings.max_input_chars,
+    }
+    for key, value in values.items():
+        lines.append(f"{key}: {_flow(value)}  # {settings.source(key)}")
+    lines.append(f"actions:  # {settings.source('actions')}")
+    for name, action in sorted(settings.actions.items()):
+        origin = "built-in" if BUILTIN_ACTIONS.get(name) == action else "config"
+        fields = {
+            "description": action.description,
+            "model": action.model,
+            "params": dict(action.params),
+        }
+        shown = {k: v for k, v in fields.items() if v}
+        lines.append(f"  {name}: {_flow(shown)}  # {origin}")
+    return "\n".join(lines) + "\n"
+
+
+def _flow(value: Any) -> str:
+    """A YAML flow value; JSON is valid YAML flow syntax."""
+    return json.dumps(value, ensure_ascii=False)
