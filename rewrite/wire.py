@@ -1,0 +1,227 @@
+"""A lean HTTP/1.1 client for the few calls a rewrite makes.
+
+Why not the official `ollama` client here: importing it (httpx, pydantic) costs about
+0.2 s, and asyncio another 50 ms, against a start-up budget of 60 ms for the whole CLI
+(bench/README.md has the figures). This client is blocking, one connection per request,
+and can be closed from another thread: that is how a rewrite is cancelled, and closing
+the connection is what makes Ollama stop generating.
+
+All socket and HTTP failures become RewriteError subclasses here, and only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from io import BufferedReader
+from typing import Any
+
+from .errors import HostUnreachable, ServerError
+from .hosts import Host
+
+USER_AGENT = "rewrite/0.1"
+_MAX_LINE = 1 << 20
+
+
+class Response:
+    """An open HTTP response; use as a context manager so the connection always closes."""
+
+    def __init__(
+        self, host: Host, sock: socket.socket, reader: BufferedReader, timeout: float
+    ) -> None:
+        self.host = host
+        self._sock = sock
+        self._reader = reader
+        self._timeout = timeout
+        self._closed = threading.Event()
+        self.status, self.headers = self._read_head()
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed_by_us(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Close the connection; safe from any thread, and more than once."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def read_all(self) -> bytes:
+        return b"".join(self._body())
+
+    def json(self) -> Any:
+        body = self.read_all()
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise self._error(f"sent a reply that is not JSON: {body[:80]!r}") from None
+
+    def iter_json_lines(self) -> Iterator[dict[str, Any]]:
+        """Each NDJSON object as it arrives; chunk boundaries may fall anywhere."""
+        pending = b""
+        for data in self._body():
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield self._parse_line(line)
+        if pending.strip():
+            raise self._error("ended the reply in the middle of a line")
+
+    def _parse_line(self, line: bytes) -> dict[str, Any]:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise self._error(f"sent a malformed line: {line[:80]!r}") from None
+        if not isinstance(value, dict):
+            raise self._error(f"sent a malformed line: {line[:80]!r}")
+        return value
+
+    def _error(self, what: str) -> ServerError:
+        return ServerError(
+            f"the server at {self.host} {what}", host=self.host.url, status=self.status
+        )
+
+    def _read_head(self) -> tuple[int, dict[str, str]]:
+        status_line = self._readline()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            raise ServerError(
+                f"{self.host} did not answer like an Ollama server", host=self.host.url
+            )
+        headers: dict[str, str] = {}
+        while line := self._readline().strip():
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(parts[1]), headers
+
+    def _readline(self) -> bytes:
+        line = self._io(lambda: self._reader.readline(_MAX_LINE))
+        if not line:
+            raise self._closed_early()
+        return line
+
+    def _body(self) -> Iterator[bytes]:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            yield from self._chunked_body()
+        elif "content-length" in self.headers:
+            yield self._read_exactly(int(self.headers["content-length"]))
+        else:
+            while data := self._io(lambda: self._reader.read1(65536)):
+                yield data
+
+    def _chunked_body(self) -> Iterator[bytes]:
+        while True:
+            size_text = self._readline().split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise self._error("sent a broken chunked body") from None
+            if size == 0:
+                while self._readline().strip():  # trailers
+                    pass
+                return
+            data = self._read_exactly(size)
+            self._readline()
+            yield data
+
+    def _read_exactly(self, size: int) -> bytes:
+        data = self._io(lambda: self._reader.read(size))
+        if len(data) < size:
+            raise self._closed_early()
+        return data
+
+    def _io(self, operation: Callable[[], bytes]) -> bytes:
+        try:
+            return operation()
+        except TimeoutError:
+            raise self._error(f"sent nothing for {self._timeout:g} s (timeout)") from None
+        except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
+            if self.closed_by_us:
+                return b""
+            raise self._error(f"broke the connection: {exc}") from None
+
+    def _closed_early(self) -> ServerError:
+        return self._error("closed the connection before the reply was complete")
+
+
+def request(
+    host: Host,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    timeout: float,
+    connect_timeout: float = 5.0,
+) -> Response:
+    """Send one request and return once the response head has arrived."""
+    payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+    sock = _connect(host, min(connect_timeout, timeout))
+    sock.settimeout(timeout)
+    head = (
+        f"{method} {host.path}{path} HTTP/1.1\r\n"
+        f"Host: {host.host}:{host.port}\r\n"
+        f"User-Agent: {USER_AGENT}\r\n"
+        "Accept: application/x-ndjson, application/json\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    try:
+        sock.sendall(head.encode("latin-1") + payload)
+        return Response(host, sock, sock.makefile("rb"), timeout)
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            raise ServerError(
+                f"the server at {host} sent nothing for {timeout:g} s (timeout)", host=host.url
+            ) from None
+        raise ServerError(
+            f"the server at {host} broke the connection: {exc}", host=host.url
+        ) from None
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _connect(host: Host, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((host.host, host.port), timeout=timeout)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise HostUnreachable(
+            f"no Ollama server answers at {host} ({reason})", hosts=(host.url,)
+        ) from None
+    if host.scheme == "https":
+        import ssl
+
+        try:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host.host)
+        except OSError as exc:
+            sock.close()
+            raise HostUnreachable(f"TLS to {host} failed: {exc}", hosts=(host.url,)) from None
+    return sock
+
+
+def error_message(response: Response) -> str:
+    """The `error` field of an Ollama error body, or the body itself."""
+    body = response.read_all()
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip() or f"HTTP {response.status}"
+    if isinstance(value, dict) and isinstance(value.get("error"), str):
+        return str(value["error"])
+    return body.decode("utf-8", "replace").strip()
