@@ -1,0 +1,121 @@
+"""Wall time of `rewrite fix` against the zero-latency stand-in, next to the bare interpreter.
+
+    python bench/cli_startup.py [--runs 30] [--record]
+
+Runs each command in turn (interleaved, so machine noise hits them alike) and prints the
+median and 90th percentile. With --record the table is appended to bench/RESULTS.md with
+a description of the machine. Also measures what the rejected alternatives would cost:
+importing the official `ollama` client, and asyncio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.standin import StandIn  # noqa: E402
+
+
+def rewrite_command() -> list[str]:
+    script = Path(sys.executable).with_name("rewrite")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rewrite"]
+
+
+def time_once(command: Sequence[str], data: bytes, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, input=data, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr.decode()}")
+    return elapsed * 1000
+
+
+def measure(cases: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+    data = b"their going too the store\n"
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for command in cases.values():  # one warm-up round: disk cache, .pyc files
+        time_once(command, data, env)
+    for _ in range(runs):
+        for name, command in cases.items():
+            times[name].append(time_once(command, data, env))
+    return times
+
+
+def machine() -> str:
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or "unknown CPU",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
+
+
+def report(times: dict[str, list[float]], runs: int) -> str:
+    bare = statistics.median(times["python -c pass"])
+    rows = ["| command | median ms | p90 ms | median over bare python |", "|---|---|---|---|"]
+    for name, values in times.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        rows.append(f"| `{name}` | {median:.1f} | {p90:.1f} | {median - bare:+.1f} |")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = f"### CLI start-up, {stamp}\n\nMachine: {machine()}. {runs} runs each, interleaved.\n"
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--record", action="store_true", help="append the results to bench/RESULTS.md"
+    )
+    args = parser.parse_args()
+    with (
+        StandIn(reply="They're going to the store.") as standin,
+        tempfile.TemporaryDirectory() as home,
+    ):
+        env = {
+            **os.environ,
+            "OLLAMA_HOST": standin.url,
+            "XDG_CONFIG_HOME": f"{home}/config",
+            "XDG_CACHE_HOME": f"{home}/cache",
+            "XDG_STATE_HOME": f"{home}/state",
+        }
+        env.pop("REWRITE_CONFIG", None)
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "rewrite fix": [*rewrite_command(), "fix"],
+            "python -c 'import asyncio'": [sys.executable, "-c", "import asyncio"],
+            "python -c 'import ollama'": [sys.executable, "-c", "import ollama"],
+        }
+        text = report(measure(cases, args.runs, env), args.runs)
+    print(text)
+    if args.record:
+        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
+            results.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
