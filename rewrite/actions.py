@@ -10,38 +10,68 @@ for a given action and parameters, so Ollama's prefix cache reuses it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from .errors import UsageError
+from .record import Record
 from .text import CANNOT_REWRITE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 PROMPT_VERSION = 1  # bump whenever the rendered prompt changes: it is part of the cache key
 
 Message = dict[str, str]
 
 
-@dataclass(frozen=True)
-class Example:
-    input: str
-    output: str
+class Example(Record):
+    __slots__ = ("input", "output")
+
+    def __init__(self, input: str, output: str) -> None:
+        self.input = input
+        self.output = output
 
 
-@dataclass(frozen=True)
-class Action:
-    name: str
-    description: str
-    instruction: str
-    prefix: str = "Text to rewrite:"
-    examples: tuple[Example, ...] = ()
-    params: Mapping[str, str] = field(default_factory=dict)
-    model: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    translating: bool = False
+class Action(Record):
+    """A rewrite action: what to tell the model, and how."""
+
+    __slots__ = (
+        "description",
+        "examples",
+        "instruction",
+        "model",
+        "name",
+        "options",
+        "params",
+        "prefix",
+        "translating",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        instruction: str,
+        prefix: str = "Text to rewrite:",
+        examples: tuple[Example, ...] = (),
+        params: Mapping[str, str] | None = None,
+        model: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        translating: bool = False,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.instruction = instruction
+        self.prefix = prefix
+        self.examples = examples
+        self.params: Mapping[str, str] = params or {}
+        self.model = model
+        self.options: Mapping[str, Any] = options or {}
+        self.translating = translating
 
     def with_overrides(self, **changes: Any) -> Action:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return self.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
 _QUESTION = Example(

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from .engine import Engine, RewriteRequest, RewriteResult, RewriteStream
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
-@dataclass(frozen=True)
+
 class _Done:
-    error: BaseException | None = None
+    """The end of a stream, with the error that ended it, if any."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
 
 
 class AsyncRewriteStream:

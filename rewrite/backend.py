@@ -10,29 +10,52 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from . import paths, wire
 from .errors import ModelNotFound, ServerError
-from .hosts import Host
+from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from .hosts import Host
 
 _NS_PER_MS = 1_000_000
 CAPABILITY_MEMO_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True)
-class ChatStats:
+class ChatStats(Record):
     """What the server reports in the final chunk of a chat, in milliseconds."""
 
-    done_reason: str = ""
-    load_ms: float = 0.0
-    prompt_eval_ms: float = 0.0
-    eval_ms: float = 0.0
-    total_ms: float = 0.0
-    prompt_tokens: int = 0
-    output_tokens: int = 0
+    __slots__ = (
+        "done_reason",
+        "eval_ms",
+        "load_ms",
+        "output_tokens",
+        "prompt_eval_ms",
+        "prompt_tokens",
+        "total_ms",
+    )
+
+    def __init__(
+        self,
+        done_reason: str = "",
+        load_ms: float = 0.0,
+        prompt_eval_ms: float = 0.0,
+        eval_ms: float = 0.0,
+        total_ms: float = 0.0,
+        prompt_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
+        self.done_reason = done_reason
+        self.load_ms = load_ms
+        self.prompt_eval_ms = prompt_eval_ms
+        self.eval_ms = eval_ms
+        self.total_ms = total_ms
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
 
     @classmethod
     def from_final_chunk(cls, chunk: dict[str, Any]) -> ChatStats:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from . import __version__
@@ -25,6 +24,10 @@ from .errors import (
     ServerError,
     UsageError,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 
 class ExitCode(IntEnum):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from . import paths
 from .actions import BUILTIN_ACTIONS, CUSTOM_ACTION, Action, Example
 from .errors import ConfigError
 from .hosts import DEFAULT_HOST, Host, parse_host
+from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 COMMANDS = ("actions", "bench", "cache", "config", "lsp", "pull", "shell", "status", "warm")
 DEFAULT_MODEL = "qwen2.5:1.5b"
@@ -44,26 +47,55 @@ _GO_DURATION = re.compile(
 _ACTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(Record):
     """What the command line said; None or empty means 'not given'."""
 
-    hosts: tuple[str, ...] = ()
-    model: str | None = None
-    config: str | None = None
+    __slots__ = ("config", "hosts", "model")
+
+    def __init__(
+        self, hosts: tuple[str, ...] = (), model: str | None = None, config: str | None = None
+    ) -> None:
+        self.hosts = hosts
+        self.model = model
+        self.config = config
 
 
-@dataclass(frozen=True)
-class Settings:
-    hosts: tuple[Host, ...] = (parse_host(DEFAULT_HOST),)
-    model: str = DEFAULT_MODEL
-    keep_alive: str | float = DEFAULT_KEEP_ALIVE
-    options: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_OPTIONS))
-    timeout: float = DEFAULT_TIMEOUT
-    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS
-    actions: Mapping[str, Action] = field(default_factory=lambda: dict(BUILTIN_ACTIONS))
-    config_file: str | None = None
-    sources: Mapping[str, str] = field(default_factory=dict)
+class Settings(Record):
+    """Everything a rewrite needs to know, resolved once."""
+
+    __slots__ = (
+        "actions",
+        "config_file",
+        "hosts",
+        "keep_alive",
+        "max_input_chars",
+        "model",
+        "options",
+        "sources",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        hosts: tuple[Host, ...] | None = None,
+        model: str = DEFAULT_MODEL,
+        keep_alive: str | float = DEFAULT_KEEP_ALIVE,
+        options: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+        actions: Mapping[str, Action] | None = None,
+        config_file: str | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        self.hosts = hosts or (parse_host(DEFAULT_HOST),)
+        self.model = model
+        self.keep_alive = keep_alive
+        self.options: Mapping[str, Any] = options or dict(DEFAULT_OPTIONS)
+        self.timeout = timeout
+        self.max_input_chars = max_input_chars
+        self.actions: Mapping[str, Action] = actions or dict(BUILTIN_ACTIONS)
+        self.config_file = config_file
+        self.sources: Mapping[str, str] = sources or {}
 
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")
@@ -75,7 +107,8 @@ def config_path(overrides: Overrides) -> tuple[str, bool]:
     return (os.path.expanduser(named), True) if named else (paths.default_config_file(), False)
 
 
-def load_settings(overrides: Overrides = Overrides()) -> Settings:
+def load_settings(overrides: Overrides | None = None) -> Settings:
+    overrides = overrides or Overrides()
     path, explicit = config_path(overrides)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}

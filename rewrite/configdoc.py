@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from .actions import BUILTIN_ACTIONS
 from .config import Settings
 from .errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STARTER = """\
 # rewrite's config file (YAML). Every key is optional; the values below are the defaults.

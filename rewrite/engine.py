@@ -12,13 +12,9 @@ doors (the shell, the language server) without a second implementation.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from .actions import Action, Message, build_messages, custom_action
 from .backend import ChatStats, ChatStream, Ollama
-from .config import Settings
 from .errors import (
     Cancelled,
     HostUnreachable,
@@ -28,53 +24,116 @@ from .errors import (
     ServerError,
     UsageError,
 )
+from .record import Record
 from .text import Frame, StreamCleaner, clean_reply, guard_reply, restore_frame, split_frame
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
 
-@dataclass(frozen=True)
-class RewriteRequest:
-    text: str
-    action: str = "fix"
-    instruction: str | None = None  # an ad-hoc action; wins over `action`
-    params: Mapping[str, str] = field(default_factory=dict)
-    model: str | None = None
+    from .config import Settings
 
 
-@dataclass(frozen=True)
-class Timings:
+class RewriteRequest(Record):
+    """What a door asks for: `instruction`, when given, is an ad-hoc action that wins
+    over `action`."""
+
+    __slots__ = ("action", "instruction", "model", "params", "text")
+
+    def __init__(
+        self,
+        text: str,
+        action: str = "fix",
+        instruction: str | None = None,
+        params: Mapping[str, str] | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.text = text
+        self.action = action
+        self.instruction = instruction
+        self.params: Mapping[str, str] = params or {}
+        self.model = model
+
+
+class Timings(Record):
     """Milliseconds. first_token and wall are measured here; the rest come from the server."""
 
-    wall_ms: float = 0.0
-    first_token_ms: float | None = None
-    load_ms: float = 0.0
-    prompt_eval_ms: float = 0.0
-    eval_ms: float = 0.0
-    total_ms: float = 0.0
-    prompt_tokens: int = 0
-    output_tokens: int = 0
+    __slots__ = (
+        "eval_ms",
+        "first_token_ms",
+        "load_ms",
+        "output_tokens",
+        "prompt_eval_ms",
+        "prompt_tokens",
+        "total_ms",
+        "wall_ms",
+    )
+
+    def __init__(
+        self,
+        wall_ms: float = 0.0,
+        first_token_ms: float | None = None,
+        load_ms: float = 0.0,
+        prompt_eval_ms: float = 0.0,
+        eval_ms: float = 0.0,
+        total_ms: float = 0.0,
+        prompt_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
+        self.wall_ms = wall_ms
+        self.first_token_ms = first_token_ms
+        self.load_ms = load_ms
+        self.prompt_eval_ms = prompt_eval_ms
+        self.eval_ms = eval_ms
+        self.total_ms = total_ms
+        self.prompt_tokens = prompt_tokens
+        self.output_tokens = output_tokens
 
 
-@dataclass(frozen=True)
-class RewriteResult:
-    text: str
-    model: str
-    action: str
-    host: str | None = None
-    cached: bool = False
-    timings: Timings = field(default_factory=Timings)
+class RewriteResult(Record):
+    __slots__ = ("action", "cached", "host", "model", "text", "timings")
+
+    def __init__(
+        self,
+        text: str,
+        model: str,
+        action: str,
+        host: str | None = None,
+        cached: bool = False,
+        timings: Timings | None = None,
+    ) -> None:
+        self.text = text
+        self.model = model
+        self.action = action
+        self.host = host
+        self.cached = cached
+        self.timings = timings or Timings()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.as_dict()
 
 
-@dataclass(frozen=True)
-class _Plan:
-    request: RewriteRequest
-    action: Action
-    frame: Frame
-    model: str
-    messages: list[Message]
-    options: dict[str, Any]
+class _Plan(Record):
+    """A validated request, ready to send."""
+
+    __slots__ = ("action", "frame", "messages", "model", "options", "request")
+
+    def __init__(
+        self,
+        request: RewriteRequest,
+        action: Action,
+        frame: Frame,
+        model: str,
+        messages: list[Message],
+        options: dict[str, Any],
+    ) -> None:
+        self.request = request
+        self.action = action
+        self.frame = frame
+        self.model = model
+        self.messages = messages
+        self.options = options
 
 
 class Engine:

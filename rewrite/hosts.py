@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import ConfigError
+from .record import Record
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _OLLAMA_PORT = 11434
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(Record):
     """One Ollama server: where to connect, and the base URL to show the user."""
 
-    scheme: str
-    host: str
-    port: int
-    path: str = ""
+    __slots__ = ("host", "path", "port", "scheme")
+
+    def __init__(self, scheme: str, host: str, port: int, path: str = "") -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
 
     @property
     def url(self) -> str:

@@ -15,22 +15,28 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache, lru_cache
+
+from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 CANNOT_REWRITE = "[[CANNOT REWRITE]]"
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(Record):
     """The whitespace around a text, and the text itself as the model should see it."""
 
-    lead: str
-    trail: str
-    indent: str
-    newline: str
-    body: str
+    __slots__ = ("body", "indent", "lead", "newline", "trail")
+
+    def __init__(self, lead: str, trail: str, indent: str, newline: str, body: str) -> None:
+        self.lead = lead
+        self.trail = trail
+        self.indent = indent
+        self.newline = newline
+        self.body = body
 
 
 def _is_ws(ch: str) -> bool:
@@ -181,15 +187,19 @@ _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.I)
 _THINK_PARTIAL = re.compile(r"<(?:t(?:h(?:i(?:n(?:k(?:i(?:n(?:g)?)?)?)?)?)?)?)?\Z", re.I)
 
 
-@dataclass(frozen=True)
-class _Source:
+class _Source(Record):
     """What the clean-up rules need to know about the text the model was given."""
 
-    word: str  # its first word, lower case
-    has_trailer: bool  # a line that would count as chatter at the end of a reply
-    quoted: bool
-    fenced: bool
-    mentions_think: bool
+    __slots__ = ("fenced", "has_trailer", "mentions_think", "quoted", "word")
+
+    def __init__(
+        self, word: str, has_trailer: bool, quoted: bool, fenced: bool, mentions_think: bool
+    ) -> None:
+        self.word = word  # its first word, lower case
+        self.has_trailer = has_trailer  # a line that would count as chatter ending a reply
+        self.quoted = quoted
+        self.fenced = fenced
+        self.mentions_think = mentions_think
 
 
 @lru_cache(maxsize=16)  # the stream asks on every delta; the source may be long

@@ -15,12 +15,15 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from io import BufferedReader
-from typing import Any
 
 from .errors import HostUnreachable, ServerError
 from .hosts import Host
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from io import BufferedReader
+    from typing import Any
 
 USER_AGENT = "rewrite/0.1"
 _MAX_LINE = 1 << 20
