@@ -19,7 +19,7 @@ _EXPORTS = {
     "RewriteRequest": "engine",
     "RewriteResult": "engine",
     "RewriteStream": "engine",
-    "Timings": "engine",
+    "Timings": "backend",
     "Settings": "config",
     "Overrides": "config",
     "load_settings": "config",
@@ -63,8 +63,9 @@ __all__ = [
 if TYPE_CHECKING:
     from .actions import Action
     from .aio import rewrite_async, stream_async
+    from .backend import Timings
     from .config import Overrides, Settings, load_settings
-    from .engine import Engine, RewriteRequest, RewriteResult, RewriteStream, Timings
+    from .engine import Engine, RewriteRequest, RewriteResult, RewriteStream
     from .errors import (
         Cancelled,
         ConfigError,

@@ -26,22 +26,25 @@ _NS_PER_MS = 1_000_000
 CAPABILITY_MEMO_SECONDS = 24 * 3600
 
 
-class ChatStats(Record):
-    """What the server reports in the final chunk of a chat, in milliseconds."""
+class Timings(Record):
+    """Milliseconds. wall and first_token are measured by the client; the rest come from the
+    server's final chunk."""
 
     __slots__ = (
-        "done_reason",
         "eval_ms",
+        "first_token_ms",
         "load_ms",
         "output_tokens",
         "prompt_eval_ms",
         "prompt_tokens",
         "total_ms",
+        "wall_ms",
     )
 
     def __init__(
         self,
-        done_reason: str = "",
+        wall_ms: float = 0.0,
+        first_token_ms: float | None = None,
         load_ms: float = 0.0,
         prompt_eval_ms: float = 0.0,
         eval_ms: float = 0.0,
@@ -49,7 +52,8 @@ class ChatStats(Record):
         prompt_tokens: int = 0,
         output_tokens: int = 0,
     ) -> None:
-        self.done_reason = done_reason
+        self.wall_ms = wall_ms
+        self.first_token_ms = first_token_ms
         self.load_ms = load_ms
         self.prompt_eval_ms = prompt_eval_ms
         self.eval_ms = eval_ms
@@ -58,12 +62,11 @@ class ChatStats(Record):
         self.output_tokens = output_tokens
 
     @classmethod
-    def from_final_chunk(cls, chunk: dict[str, Any]) -> ChatStats:
+    def from_final_chunk(cls, chunk: dict[str, Any]) -> Timings:
         def ms(key: str) -> float:
-            return float(chunk.get(key) or 0) / _NS_PER_MS
+            return round(float(chunk.get(key) or 0) / _NS_PER_MS, 3)
 
         return cls(
-            done_reason=str(chunk.get("done_reason") or ""),
             load_ms=ms("load_duration"),
             prompt_eval_ms=ms("prompt_eval_duration"),
             eval_ms=ms("eval_duration"),
@@ -78,7 +81,7 @@ class ChatStream:
 
     def __init__(self, response: wire.Response) -> None:
         self._response = response
-        self.stats: ChatStats | None = None
+        self.stats: Timings | None = None
 
     def __iter__(self) -> Iterator[str]:
         with self._response as response:
@@ -92,7 +95,7 @@ class ChatStream:
                 if content:
                     yield content
                 if chunk.get("done"):
-                    self.stats = ChatStats.from_final_chunk(chunk)
+                    self.stats = Timings.from_final_chunk(chunk)
                     return
             if not response.closed_by_us:
                 raise ServerError(

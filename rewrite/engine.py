@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from .actions import Action, Message, build_messages, custom_action
-from .backend import ChatStats, ChatStream, Ollama
+from .backend import ChatStream, Ollama, Timings
 from .errors import (
     Cancelled,
     HostUnreachable,
@@ -54,41 +54,6 @@ class RewriteRequest(Record):
         self.instruction = instruction
         self.params: Mapping[str, str] = params or {}
         self.model = model
-
-
-class Timings(Record):
-    """Milliseconds. first_token and wall are measured here; the rest come from the server."""
-
-    __slots__ = (
-        "eval_ms",
-        "first_token_ms",
-        "load_ms",
-        "output_tokens",
-        "prompt_eval_ms",
-        "prompt_tokens",
-        "total_ms",
-        "wall_ms",
-    )
-
-    def __init__(
-        self,
-        wall_ms: float = 0.0,
-        first_token_ms: float | None = None,
-        load_ms: float = 0.0,
-        prompt_eval_ms: float = 0.0,
-        eval_ms: float = 0.0,
-        total_ms: float = 0.0,
-        prompt_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
-        self.wall_ms = wall_ms
-        self.first_token_ms = first_token_ms
-        self.load_ms = load_ms
-        self.prompt_eval_ms = prompt_eval_ms
-        self.eval_ms = eval_ms
-        self.total_ms = total_ms
-        self.prompt_tokens = prompt_tokens
-        self.output_tokens = output_tokens
 
 
 class RewriteResult(Record):
@@ -278,7 +243,10 @@ class RewriteStream:
             plan.model,
             plan.action.name,
             server.host.url,
-            timings=_timings(started, first_token, self._chat.stats or ChatStats()),
+            timings=(self._chat.stats or Timings()).replace(
+                wall_ms=round((time.perf_counter() - started) * 1000, 3),
+                first_token_ms=round((first_token - started) * 1000, 3) if first_token else None,
+            ),
         )
 
     def _guarded(self, reply: str) -> str:
@@ -289,19 +257,6 @@ class RewriteStream:
         if reason is not None:
             raise RejectedReply(reason, reply=reply)
         return cleaned
-
-
-def _timings(started: float, first_token: float | None, stats: ChatStats) -> Timings:
-    return Timings(
-        wall_ms=(time.perf_counter() - started) * 1000,
-        first_token_ms=(first_token - started) * 1000 if first_token else None,
-        load_ms=stats.load_ms,
-        prompt_eval_ms=stats.prompt_eval_ms,
-        eval_ms=stats.eval_ms,
-        total_ms=stats.total_ms,
-        prompt_tokens=stats.prompt_tokens,
-        output_tokens=stats.output_tokens,
-    )
 
 
 def estimate_tokens(text: str) -> int:
@@ -315,9 +270,9 @@ def unreachable_message(hosts: list[str]) -> str:
     where = " or ".join(hosts) if hosts else "no host configured"
     if shutil.which("ollama") is None and any("127.0.0.1" in h or "localhost" in h for h in hosts):
         fix = (
-            "Ollama is not installed here: get it from https://ollama.com/download, "
+            "and Ollama is not installed here: get it from https://ollama.com/download, "
             "then run `ollama serve`"
         )
     else:
         fix = "start it with `ollama serve`, or point OLLAMA_HOST or --host at a running server"
-    return f"no Ollama server answers at {where}: {fix}"
+    return f"no Ollama server answers at {where}; {fix}"

@@ -2,8 +2,8 @@
 
 `dataclasses` imports `inspect` (and with it ast, dis and tokenize), which costs the
 command line about 20 ms of start-up; these records need only equality, a readable repr,
-a copy with changes, and a plain-dict view. Each subclass lists its fields in
-`__slots__`, in the order of its `__init__` parameters.
+a copy with changes, and a plain-dict view. Each subclass names its fields in `__slots__`
+and takes each of them as a keyword of its `__init__`.
 """
 
 from __future__ import annotations
