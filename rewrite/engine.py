@@ -159,21 +159,22 @@ class Engine:
 
     def _open(self, plan: _Plan) -> tuple[Ollama, ChatStream]:
         """The first host that is up and has the model."""
-        unreachable: list[str] = []
+        unreachable: list[HostUnreachable] = []
         missing: list[str] = []
         for host in self.settings.hosts:
             server = Ollama(host, timeout=self.settings.timeout)
             try:
                 capabilities = server.capabilities(plan.model)
                 return server, server.chat(self._chat_body(plan, capabilities))
-            except HostUnreachable:
-                unreachable.append(host.url)
+            except HostUnreachable as error:
+                unreachable.append(error)
             except ModelNotFound:
                 server.forget(plan.model)
                 missing.append(host.url)
         if missing:
             raise ModelNotFound(plan.model, host=", ".join(missing))
-        raise HostUnreachable(unreachable_message(unreachable), hosts=tuple(unreachable))
+        hosts = tuple(host for error in unreachable for host in error.hosts)
+        raise HostUnreachable(unreachable_message(unreachable), hosts=hosts)
 
     def _chat_body(self, plan: _Plan, capabilities: tuple[str, ...]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -264,15 +265,19 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 1
 
 
-def unreachable_message(hosts: list[str]) -> str:
+def unreachable_message(errors: list[HostUnreachable]) -> str:
+    """What went wrong at each host, and what to do about it."""
     import shutil
 
-    where = " or ".join(hosts) if hosts else "no host configured"
-    if shutil.which("ollama") is None and any("127.0.0.1" in h or "localhost" in h for h in hosts):
+    hosts = [host for error in errors for host in error.hosts]
+    if shutil.which("ollama") is None and any(h.startswith(_LOCAL_PREFIXES) for h in hosts):
         fix = (
-            "and Ollama is not installed here: get it from https://ollama.com/download, "
+            "Ollama is not installed here: get it from https://ollama.com/download, "
             "then run `ollama serve`"
         )
     else:
         fix = "start it with `ollama serve`, or point OLLAMA_HOST or --host at a running server"
-    return f"no Ollama server answers at {where}; {fix}"
+    return "; ".join([*(str(error) for error in errors), fix])
+
+
+_LOCAL_PREFIXES = ("http://127.", "http://localhost", "http://[::1]")

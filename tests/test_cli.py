@@ -300,3 +300,38 @@ def test_help_documents_the_exit_codes(run_cli: RunCli) -> None:
     assert run.code == 0
     for code in ("0", "1", "2", "3", "4", "130"):
         assert f"\n  {code} " in run.text
+
+
+def test_capabilities_are_asked_once_then_remembered(standin: StandIn, run_cli: RunCli) -> None:
+    standin.reply = "Fine."
+    assert run_cli("fix", input="fine\n").code == 0
+    assert run_cli("fix", input="fine\n").code == 0
+    shows = [r for r in standin.requests if r.path == "/api/show"]
+    assert len(shows) == 1
+    assert len(standin.chat_requests()) == 2
+
+
+def test_a_model_removed_after_it_was_remembered_exits_4(standin: StandIn, run_cli: RunCli) -> None:
+    standin.reply = "Fine."
+    assert run_cli("fix", input="fine\n").code == 0
+    standin.remove_model("qwen2.5:1.5b")
+    run = run_cli("fix", input=b"fine\n")
+    assert_failed_cleanly(run, 4, b"fine\n", mentions="ollama pull qwen2.5:1.5b")
+    standin.add_model(ModelSpec("qwen2.5:1.5b"))
+    assert run_cli("fix", input="fine\n").code == 0
+
+
+def test_a_server_that_is_not_ollama_is_named(standin: StandIn, run_cli: RunCli) -> None:
+    original = b"fine\n"
+    run = run_cli("fix", "--host", f"{standin.url}/not-ollama", input=original)
+    assert_failed_cleanly(run, 1, original, mentions="404")
+    assert standin.requests[-1].path == "/not-ollama/api/show"
+
+
+def test_https_to_a_plain_http_server_fails_as_unreachable(
+    standin: StandIn, run_cli: RunCli
+) -> None:
+    port = standin.url.rsplit(":", 1)[1]
+    original = b"fine\n"
+    run = run_cli("fix", "--host", f"https://127.0.0.1:{port}", input=original)
+    assert_failed_cleanly(run, 3, original, mentions="TLS")
