@@ -10,64 +10,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from enum import IntEnum
+from importlib import import_module
 
 from . import __version__
-from .config import Overrides, Settings, config_path, load_settings
-from .engine import Engine, RewriteRequest
-from .errors import (
-    Cancelled,
-    HostUnreachable,
-    InputError,
-    ModelNotFound,
-    RewriteError,
-    ServerError,
-    UsageError,
+from .cli_common import (
+    EXIT_CODES_HELP,
+    ExitCode,
+    command_parser,
+    common_options,
+    exit_code,
+    guarded,
+    say,
+    settings_from,
+    write,
+    write_bytes,
 )
+from .config import Overrides, config_path
+from .engine import Engine, RewriteRequest
+from .errors import InputError, RewriteError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-
-class ExitCode(IntEnum):
-    OK = 0
-    FAILED = 1  # the rewrite failed on the server, or its reply was rejected
-    USAGE = 2  # bad usage, config or input
-    NO_SERVER = 3  # no Ollama server reachable
-    NO_MODEL = 4  # the model is not available
-    INTERRUPTED = 130
-
-
-EXIT_CODES_HELP = """exit codes:
-  0    done
-  1    the rewrite failed on the server, or its reply was rejected (the input is printed unchanged)
-  2    usage, config or input error
-  3    no Ollama server reachable
-  4    model not available (ollama pull MODEL)
-  130  interrupted"""
-
 _VALUE_OPTIONS = {"--host", "--model", "--config", "--to", "--param", "-p", "--instruction", "-i"}
-
-
-def _common_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("server and config")
-    group.add_argument(
-        "--host",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="Ollama server, [scheme://]host[:port]; repeat to fall back "
-        "(default: OLLAMA_HOST, the config, http://127.0.0.1:11434)",
-    )
-    group.add_argument(
-        "--model", metavar="NAME", help="model to use (default: from the config, qwen2.5:1.5b)"
-    )
-    group.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: REWRITE_CONFIG, $XDG_CONFIG_HOME/rewrite/config.yaml)",
-    )
 
 
 def _rewrite_parser() -> argparse.ArgumentParser:
@@ -111,7 +77,7 @@ def _rewrite_parser() -> argparse.ArgumentParser:
         help="bypass the cache of earlier rewrites (accepted; nothing is cached yet)",
     )
     parser.add_argument("--version", action="version", version=f"rewrite {__version__}")
-    _common_options(parser)
+    common_options(parser)
     return parser
 
 
@@ -120,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _first_word(args)
     if command in COMMANDS:
         args.remove(command)
-        return COMMANDS[command](args)
+        return _load_command(COMMANDS[command])(args)
     return _rewrite_command(args)
 
 
@@ -141,7 +107,7 @@ def _first_word(args: list[str]) -> str | None:
 def _rewrite_command(argv: list[str]) -> int:
     args = _rewrite_parser().parse_intermixed_args(argv)
     if not args.words and args.instruction is None:
-        _say(
+        say(
             "name an action (`rewrite actions` lists them) or give --instruction; "
             "see rewrite --help"
         )
@@ -152,15 +118,15 @@ def _rewrite_command(argv: list[str]) -> int:
     try:
         params = _params(args.param, args.to)
         request = RewriteRequest(original.text(), action, args.instruction, params)
-        result = Engine(_settings(args)).rewrite(request)
+        result = Engine(settings_from(args)).rewrite(request)
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERRUPTED, "interrupted", original, args.json)
     except RewriteError as error:
-        return _fail(_exit_code(error), str(error), original, args.json)
+        return _fail(exit_code(error), str(error), original, args.json)
     if args.json:
-        _write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     else:
-        _write(result.text + original.added_newline)
+        write(result.text + original.added_newline)
     return ExitCode.OK
 
 
@@ -180,7 +146,7 @@ class _Input:
         if sys.stdin is None:
             return cls(b"")
         if sys.stdin.isatty():
-            _say("reading the text from the terminal; end it with Ctrl-D")
+            say("reading the text from the terminal; end it with Ctrl-D")
         return cls(sys.stdin.buffer.read())
 
     def text(self) -> str:
@@ -205,79 +171,28 @@ def _params(pairs: list[str], to: str | None) -> dict[str, str]:
     return params
 
 
-def _exit_code(error: RewriteError) -> ExitCode:
-    codes: list[tuple[type[RewriteError], ExitCode]] = [
-        (UsageError, ExitCode.USAGE),
-        (HostUnreachable, ExitCode.NO_SERVER),
-        (ModelNotFound, ExitCode.NO_MODEL),
-        (Cancelled, ExitCode.INTERRUPTED),
-        (ServerError, ExitCode.FAILED),
-    ]
-    return next((code for kind, code in codes if isinstance(error, kind)), ExitCode.FAILED)
-
-
 def _fail(code: ExitCode, message: str, original: _Input, as_json: bool) -> int:
-    _say(message)
+    say(message)
     if as_json:
-        _write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
+        write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
     else:
-        _write_bytes(original.raw + original.added_newline.encode())
+        write_bytes(original.raw + original.added_newline.encode())
     return code
 
 
-def _say(message: str) -> None:
-    print(f"rewrite: {message}", file=sys.stderr, flush=True)
-
-
-def _write(text: str) -> None:
-    _write_bytes(text.encode("utf-8"))
-
-
-def _write_bytes(data: bytes) -> None:
-    try:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
-
-
-def _command_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"rewrite {name}", description=description)
-    _common_options(parser)
-    return parser
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(Overrides(tuple(args.host), args.model, args.config))
-
-
-def _guarded(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
-    def run(argv: list[str]) -> int:
-        try:
-            return command(argv)
-        except KeyboardInterrupt:
-            _say("interrupted")
-            return ExitCode.INTERRUPTED
-        except RewriteError as error:
-            _say(str(error))
-            return _exit_code(error)
-
-    return run
-
-
-@_guarded
-def _actions_command(argv: list[str]) -> int:
-    args = _command_parser("actions", "List the actions, one line each.").parse_args(argv)
-    actions = _settings(args).actions
+@guarded
+def actions_command(argv: list[str]) -> int:
+    args = command_parser("actions", "List the actions, one line each.").parse_args(argv)
+    actions = settings_from(args).actions
     width = max(len(name) for name in actions)
     for name, action in sorted(actions.items()):
-        _write(f"{name:<{width}}  {action.description}\n")
+        write(f"{name:<{width}}  {action.description}\n")
     return ExitCode.OK
 
 
-@_guarded
-def _config_command(argv: list[str]) -> int:
-    parser = _command_parser("config", "Show the effective settings and where each came from.")
+@guarded
+def config_command(argv: list[str]) -> int:
+    parser = command_parser("config", "Show the effective settings and where each came from.")
     parser.add_argument("--init", action="store_true", help="write a commented starter config file")
     parser.add_argument(
         "--force", action="store_true", help="with --init: replace an existing file"
@@ -287,13 +202,20 @@ def _config_command(argv: list[str]) -> int:
 
     if args.init:
         path, _ = config_path(Overrides(config=args.config))
-        _write(f"wrote {configdoc.write_starter(path, force=args.force)}\n")
+        write(f"wrote {configdoc.write_starter(path, force=args.force)}\n")
     else:
-        _write(configdoc.render(_settings(args)))
+        write(configdoc.render(settings_from(args)))
     return ExitCode.OK
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "actions": _actions_command,
-    "config": _config_command,
+# Each command is imported only when it runs: a rewrite pays for none of them.
+COMMANDS = {
+    "actions": "rewrite.cli:actions_command",
+    "config": "rewrite.cli:config_command",
 }
+
+
+def _load_command(target: str) -> Callable[[list[str]], int]:
+    module, _, name = target.partition(":")
+    command: Callable[[list[str]], int] = getattr(import_module(module), name)
+    return command

@@ -27,6 +27,7 @@ DEFAULT_OPTIONS: Mapping[str, Any] = {"num_ctx": 2048, "temperature": 0}
 DEFAULT_KEEP_ALIVE = "30m"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_INPUT_CHARS = 20_000
+DEFAULT_CACHE_ENTRIES = 20_000
 
 # Options that make Ollama reload the model when they change between requests.
 LOAD_TIME_OPTIONS = (
@@ -60,11 +61,30 @@ class Overrides(Record):
         self.config = config
 
 
+class CacheSettings(Record):
+    """`cache:` in the config file."""
+
+    __slots__ = ("deterministic_only", "enabled", "max_entries")
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        max_entries: int = DEFAULT_CACHE_ENTRIES,
+        deterministic_only: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.max_entries = max_entries
+        self.deterministic_only = deterministic_only
+
+
 class Settings(Record):
     """Everything a rewrite needs to know, resolved once."""
 
     __slots__ = (
         "actions",
+        "auto_pull",
+        "autostart",
+        "cache",
         "config_file",
         "hosts",
         "keep_alive",
@@ -86,6 +106,9 @@ class Settings(Record):
         actions: Mapping[str, Action] | None = None,
         config_file: str | None = None,
         sources: Mapping[str, str] | None = None,
+        cache: CacheSettings | None = None,
+        auto_pull: bool = True,
+        autostart: bool | None = None,
     ) -> None:
         self.hosts = hosts or (parse_host(DEFAULT_HOST),)
         self.model = model
@@ -96,6 +119,9 @@ class Settings(Record):
         self.actions: Mapping[str, Action] = actions or dict(BUILTIN_ACTIONS)
         self.config_file = config_file
         self.sources: Mapping[str, str] = sources or {}
+        self.cache = cache or CacheSettings()
+        self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
+        self.autostart = autostart  # None: start `ollama serve` for the local default host only
 
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")
@@ -217,6 +243,11 @@ class _Checker:
             )
         return value
 
+    def boolean(self, key: KeyPath, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_kind(value)}")
+        return value
+
     def known_keys(self, key: KeyPath, value: dict[str, Any], known: tuple[str, ...]) -> None:
         for name in value:
             if name not in known:
@@ -231,7 +262,19 @@ class _Checker:
                 raise self.fail((*key, str(name)), f"unknown key{hint}")
 
 
-_TOP_KEYS = ("hosts", "model", "keep_alive", "options", "timeout", "max_input_chars", "actions")
+_TOP_KEYS = (
+    "hosts",
+    "model",
+    "keep_alive",
+    "options",
+    "timeout",
+    "max_input_chars",
+    "actions",
+    "cache",
+    "auto_pull",
+    "autostart",
+)
+_CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
 _ACTION_KEYS = ("description", "instruction", "prefix", "model", "options", "examples", "params")
 
 
@@ -252,10 +295,27 @@ def _validate(data: Any, lines: dict[KeyPath, int], path: str) -> dict[str, Any]
         "timeout": lambda v: float(check.number(("timeout",), v)),
         "max_input_chars": lambda v: int(check.number(("max_input_chars",), v, integer=True)),
         "actions": lambda v: _actions(check, v),
+        "cache": lambda v: _cache(check, v),
+        "auto_pull": lambda v: check.boolean(("auto_pull",), v),
+        "autostart": lambda v: check.boolean(("autostart",), v),
     }
     # An empty `actions:` or `options:` (everything below it commented out) means none.
     present = {k: v for k, v in data.items() if v is not None or k not in ("actions", "options")}
     return {key: readers[key](value) for key, value in present.items()}
+
+
+def _cache(check: _Checker, value: Any) -> CacheSettings:
+    fields = check.mapping(("cache",), value)
+    check.known_keys(("cache",), fields, _CACHE_KEYS)
+    defaults = CacheSettings()
+    enabled = fields.get("enabled", defaults.enabled)
+    entries = fields.get("max_entries", defaults.max_entries)
+    deterministic = fields.get("deterministic_only", defaults.deterministic_only)
+    return CacheSettings(
+        enabled=check.boolean(("cache", "enabled"), enabled),
+        max_entries=int(check.number(("cache", "max_entries"), entries, integer=True)),
+        deterministic_only=check.boolean(("cache", "deterministic_only"), deterministic),
+    )
 
 
 def _config_hosts(check: _Checker, value: Any) -> tuple[Host, ...]:

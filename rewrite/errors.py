@@ -71,7 +71,7 @@ class ModelNotFound(RewriteError):
 
     def __init__(self, model: str, *, host: str | None = None) -> None:
         where = f" on {host}" if host else ""
-        super().__init__(f"model '{model}' is not available{where}: run `ollama pull {model}`")
+        super().__init__(f"model '{model}' is not available{where}: run `rewrite pull {model}`")
         self.model = model
         self.host = host
 

@@ -198,7 +198,7 @@ def test_no_server_exits_3_naming_the_host(run_cli: RunCli) -> None:
 def test_unknown_model_exits_4_suggesting_a_pull(standin: StandIn, run_cli: RunCli) -> None:
     original = b"fine\n"
     run = run_cli("fix", "--model", "nosuch:1b", input=original)
-    assert_failed_cleanly(run, 4, original, mentions="ollama pull nosuch:1b")
+    assert_failed_cleanly(run, 4, original, mentions="rewrite pull nosuch:1b")
 
 
 @pytest.mark.parametrize(
@@ -316,7 +316,7 @@ def test_a_model_removed_after_it_was_remembered_exits_4(standin: StandIn, run_c
     assert run_cli("fix", input="fine\n").code == 0
     standin.remove_model("qwen2.5:1.5b")
     run = run_cli("fix", input=b"fine\n")
-    assert_failed_cleanly(run, 4, b"fine\n", mentions="ollama pull qwen2.5:1.5b")
+    assert_failed_cleanly(run, 4, b"fine\n", mentions="rewrite pull qwen2.5:1.5b")
     standin.add_model(ModelSpec("qwen2.5:1.5b"))
     assert run_cli("fix", input="fine\n").code == 0
 
