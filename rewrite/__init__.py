@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Engine": "engine",
-    "RewriteRequest": "engine",
-    "RewriteResult": "engine",
+    "RewriteRequest": "results",
+    "RewriteResult": "results",
     "RewriteStream": "engine",
-    "Timings": "backend",
+    "Timings": "results",
     "Settings": "config",
     "Overrides": "config",
     "load_settings": "config",
@@ -63,9 +63,8 @@ __all__ = [
 if TYPE_CHECKING:
     from .actions import Action
     from .aio import rewrite_async, stream_async
-    from .backend import Timings
     from .config import Overrides, Settings, load_settings
-    from .engine import Engine, RewriteRequest, RewriteResult, RewriteStream
+    from .engine import Engine, RewriteStream
     from .errors import (
         Cancelled,
         ConfigError,
@@ -77,6 +76,7 @@ if TYPE_CHECKING:
         ServerError,
         UsageError,
     )
+    from .results import RewriteRequest, RewriteResult, Timings
 
 
 def __getattr__(name: str) -> Any:

@@ -13,13 +13,14 @@ import re
 
 from .errors import UsageError
 from .record import Record
-from .text import CANNOT_REWRITE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+# What the model is told to answer when the text cannot be rewritten (gibberish).
+CANNOT_REWRITE = "[[CANNOT REWRITE]]"
 PROMPT_VERSION = 1  # bump whenever the rendered prompt changes: it is part of the cache key
 
 Message = dict[str, str]

@@ -8,7 +8,6 @@ unchanged when the rewrite fails, so a filter never loses the user's text.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from importlib import import_module
 
@@ -16,16 +15,15 @@ from . import __version__
 from .cli_common import (
     EXIT_CODES_HELP,
     ExitCode,
-    command_parser,
     common_options,
     exit_code,
-    guarded,
+    help_formatter,
     say,
     settings_from,
+    warn,
     write,
     write_bytes,
 )
-from .config import Overrides, config_path
 from .engine import Engine, RewriteRequest
 from .errors import InputError, RewriteError, UsageError
 
@@ -49,7 +47,7 @@ def _rewrite_parser() -> argparse.ArgumentParser:
         "  config    show the effective settings and where each came from\n"
         "            (--init writes a starter file)\n\n"
         f"{EXIT_CODES_HELP}\n\nexample: echo 'their going too the store' | rewrite fix",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=help_formatter,
     )
     parser.add_argument("words", nargs="*", metavar="ACTION [TEXT ...]", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -74,7 +72,7 @@ def _rewrite_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="bypass the cache of earlier rewrites (accepted; nothing is cached yet)",
+        help="neither read nor write the cache of earlier rewrites",
     )
     parser.add_argument("--version", action="version", version=f"rewrite {__version__}")
     common_options(parser)
@@ -117,13 +115,17 @@ def _rewrite_command(argv: list[str]) -> int:
     original = _Input.from_words(words) if words else _Input.from_stdin()
     try:
         params = _params(args.param, args.to)
-        request = RewriteRequest(original.text(), action, args.instruction, params)
-        result = Engine(settings_from(args)).rewrite(request)
+        request = RewriteRequest(
+            original.text(), action, args.instruction, params, use_cache=not args.no_cache
+        )
+        result = Engine(settings_from(args), warn=warn).rewrite(request)
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERRUPTED, "interrupted", original, args.json)
     except RewriteError as error:
         return _fail(exit_code(error), str(error), original, args.json)
     if args.json:
+        import json
+
         write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     else:
         write(result.text + original.added_newline)
@@ -174,44 +176,21 @@ def _params(pairs: list[str], to: str | None) -> dict[str, str]:
 def _fail(code: ExitCode, message: str, original: _Input, as_json: bool) -> int:
     say(message)
     if as_json:
+        import json
+
         write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
     else:
         write_bytes(original.raw + original.added_newline.encode())
     return code
 
 
-@guarded
-def actions_command(argv: list[str]) -> int:
-    args = command_parser("actions", "List the actions, one line each.").parse_args(argv)
-    actions = settings_from(args).actions
-    width = max(len(name) for name in actions)
-    for name, action in sorted(actions.items()):
-        write(f"{name:<{width}}  {action.description}\n")
-    return ExitCode.OK
-
-
-@guarded
-def config_command(argv: list[str]) -> int:
-    parser = command_parser("config", "Show the effective settings and where each came from.")
-    parser.add_argument("--init", action="store_true", help="write a commented starter config file")
-    parser.add_argument(
-        "--force", action="store_true", help="with --init: replace an existing file"
-    )
-    args = parser.parse_args(argv)
-    from . import configdoc
-
-    if args.init:
-        path, _ = config_path(Overrides(config=args.config))
-        write(f"wrote {configdoc.write_starter(path, force=args.force)}\n")
-    else:
-        write(configdoc.render(settings_from(args)))
-    return ExitCode.OK
-
-
 # Each command is imported only when it runs: a rewrite pays for none of them.
 COMMANDS = {
-    "actions": "rewrite.cli:actions_command",
-    "config": "rewrite.cli:config_command",
+    "actions": "rewrite.commands:actions_command",
+    "cache": "rewrite.commands:cache_command",
+    "config": "rewrite.commands:config_command",
+    "warm": "rewrite.commands:warm_command",
+    "status": "rewrite.status:status_command",
 }
 
 

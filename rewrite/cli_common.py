@@ -4,6 +4,7 @@ options, one error boundary, and output that survives a closed pipe."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from enum import IntEnum
 
@@ -38,6 +39,16 @@ EXIT_CODES_HELP = """exit codes:
   3    no Ollama server reachable
   4    model not available (rewrite pull MODEL)
   130  interrupted"""
+
+
+def help_formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter with the width given, so that it does not import shutil (2-3 ms
+    of every start-up: argparse builds a formatter for each option it adds)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(2).columns
+    except (ValueError, OSError):
+        columns = 80
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(columns, 40) - 2)
 
 
 def common_options(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +86,10 @@ def say(message: str) -> None:
     print(f"rewrite: {message}", file=sys.stderr, flush=True)
 
 
+def warn(message: str) -> None:
+    say(f"warning: {message}")
+
+
 def write(text: str) -> None:
     write_bytes(text.encode("utf-8"))
 
@@ -88,7 +103,9 @@ def write_bytes(data: bytes) -> None:
 
 
 def command_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"rewrite {name}", description=description)
+    parser = argparse.ArgumentParser(
+        prog=f"rewrite {name}", description=description, formatter_class=help_formatter
+    )
     common_options(parser)
     return parser
 
