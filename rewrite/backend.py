@@ -1,4 +1,4 @@
-"""Ollama's HTTP API, the parts a rewrite needs: chat (streamed) and show.
+"""Ollama's HTTP API, the parts rewrite needs: chat (streamed), show, tags, and plain JSON calls.
 
 HTTP status and error lines are mapped to the core's errors here: 404 means the model is
 missing, anything else at or above 400, an `{"error": ...}` line in the stream, a
@@ -7,73 +7,18 @@ malformed line or a stall is a ServerError.
 
 from __future__ import annotations
 
-import json
-import os
-import time
-
-from . import paths, wire
+from . import wire
+from .cache import ModelInfo
 from .errors import ModelNotFound, ServerError
-from .record import Record
+from .results import Timings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from .cache import Cache
     from .hosts import Host
-
-_NS_PER_MS = 1_000_000
-CAPABILITY_MEMO_SECONDS = 24 * 3600
-
-
-class Timings(Record):
-    """Milliseconds. wall and first_token are measured by the client; the rest come from the
-    server's final chunk."""
-
-    __slots__ = (
-        "eval_ms",
-        "first_token_ms",
-        "load_ms",
-        "output_tokens",
-        "prompt_eval_ms",
-        "prompt_tokens",
-        "total_ms",
-        "wall_ms",
-    )
-
-    def __init__(
-        self,
-        wall_ms: float = 0.0,
-        first_token_ms: float | None = None,
-        load_ms: float = 0.0,
-        prompt_eval_ms: float = 0.0,
-        eval_ms: float = 0.0,
-        total_ms: float = 0.0,
-        prompt_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
-        self.wall_ms = wall_ms
-        self.first_token_ms = first_token_ms
-        self.load_ms = load_ms
-        self.prompt_eval_ms = prompt_eval_ms
-        self.eval_ms = eval_ms
-        self.total_ms = total_ms
-        self.prompt_tokens = prompt_tokens
-        self.output_tokens = output_tokens
-
-    @classmethod
-    def from_final_chunk(cls, chunk: dict[str, Any]) -> Timings:
-        def ms(key: str) -> float:
-            return round(float(chunk.get(key) or 0) / _NS_PER_MS, 3)
-
-        return cls(
-            load_ms=ms("load_duration"),
-            prompt_eval_ms=ms("prompt_eval_duration"),
-            eval_ms=ms("eval_duration"),
-            total_ms=ms("total_duration"),
-            prompt_tokens=int(chunk.get("prompt_eval_count") or 0),
-            output_tokens=int(chunk.get("eval_count") or 0),
-        )
 
 
 class ChatStream:
@@ -85,7 +30,7 @@ class ChatStream:
 
     def __iter__(self) -> Iterator[str]:
         with self._response as response:
-            for chunk in response.iter_json_lines():
+            for chunk in _chunks(response):
                 if "error" in chunk:
                     raise ServerError(
                         f"the server at {response.host} failed mid-reply: {chunk['error']}",
@@ -108,15 +53,18 @@ class ChatStream:
 
 
 class Ollama:
-    """One Ollama server."""
+    """One Ollama server. `memo` remembers what it said about each model."""
 
-    def __init__(self, host: Host, *, timeout: float) -> None:
+    def __init__(self, host: Host, *, timeout: float, memo: Cache | None = None) -> None:
         self.host = host
         self.timeout = timeout
+        self.memo = memo
 
-    def chat(self, body: dict[str, Any]) -> ChatStream:
-        """Send the request; raises at once for HTTP errors, so a caller may try another host."""
-        response = wire.request(self.host, "POST", "/api/chat", body, timeout=self.timeout)
+    def chat(self, body: dict[str, Any], *, patient: bool = False) -> ChatStream:
+        """Send the request; raises at once for HTTP errors, so a caller may try another host.
+        `patient` waits without a timeout (for a model load, which a disconnect would abort)."""
+        timeout = None if patient else self.timeout
+        response = wire.request(self.host, "POST", "/api/chat", body, timeout=timeout)
         try:
             _raise_for_status(response, str(body.get("model")))
         except BaseException:
@@ -124,88 +72,59 @@ class Ollama:
             raise
         return ChatStream(response)
 
-    def show(self, model: str) -> dict[str, Any]:
-        with wire.request(
-            self.host, "POST", "/api/show", {"model": model}, timeout=self.timeout
-        ) as response:
+    def get_json(self, path: str, body: dict[str, Any] | None = None, *, model: str = "") -> Any:
+        """One JSON request: GET, or POST when there is a body."""
+        method = "GET" if body is None else "POST"
+        with wire.request(self.host, method, path, body, timeout=self.timeout) as response:
             _raise_for_status(response, model)
-            value = response.json()
-        if not isinstance(value, dict):
-            raise ServerError(f"the server at {self.host} answered /api/show with {value!r}")
-        return value
+            return response.json()
 
-    def capabilities(self, model: str) -> tuple[str, ...]:
-        """The model's capabilities ("completion", "thinking", ...), remembered on disk for a day
-        because /api/show makes the server read the model file's metadata."""
-        memo = _CapabilityMemo(os.path.join(paths.cache_dir(), "models.json"))
+    def model_info(self, model: str) -> ModelInfo:
+        """Capabilities and digest, remembered for a day: /api/show makes the server read
+        the model file's metadata."""
         key = f"{self.host.url} {model}"
-        known = memo.get(key)
+        known = self.memo.model_info(key) if self.memo else None
         if known is not None:
             return known
-        found = tuple(str(c) for c in self.show(model).get("capabilities") or ())
-        memo.put(key, found)
-        return found
+        shown = self.get_json("/api/show", {"model": model}, model=model)
+        capabilities = tuple(str(c) for c in (shown or {}).get("capabilities") or ())
+        info = ModelInfo(capabilities, self._digest(model))
+        if self.memo:
+            self.memo.remember_model(key, info)
+        return info
 
     def forget(self, model: str) -> None:
-        _CapabilityMemo(os.path.join(paths.cache_dir(), "models.json")).drop(
-            f"{self.host.url} {model}"
-        )
+        if self.memo:
+            self.memo.forget_model(f"{self.host.url} {model}")
+
+    def _digest(self, model: str) -> str:
+        wanted = {model.lower(), f"{model.lower()}:latest"}
+        for entry in (self.get_json("/api/tags") or {}).get("models") or ():
+            if str(entry.get("name", "")).lower() in wanted:
+                return str(entry.get("digest") or "")
+        return ""
+
+
+def _chunks(response: wire.Response) -> Iterator[dict[str, Any]]:
+    """NDJSON lines; a load or unload (no messages) is answered with one plain JSON object."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        value = response.json()
+        if not isinstance(value, dict):
+            raise ServerError(f"the server at {response.host} answered {value!r}")
+        yield value
+    else:
+        yield from response.iter_json_lines()
 
 
 def _raise_for_status(response: wire.Response, model: str) -> None:
     if response.status < 400:
         return
     message = wire.error_message(response)
-    if (
-        response.status == 404 and message != "404 page not found"
-    ):  # that one is Gin's: no such path
+    # "404 page not found" is the router's answer for an unknown path, not a missing model.
+    if response.status == 404 and message != "404 page not found":
         raise ModelNotFound(model, host=response.host.url)
     raise ServerError(
         f"the server at {response.host} answered HTTP {response.status}: {message}",
         host=response.host.url,
         status=response.status,
     )
-
-
-class _CapabilityMemo:
-    """A small JSON file; any failure to read or write it only costs a /api/show call."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            with open(self.path, encoding="utf-8") as file:
-                data = json.load(file)
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def get(self, key: str) -> tuple[str, ...] | None:
-        entry = self._load().get(key)
-        if (
-            not isinstance(entry, dict)
-            or time.time() - entry.get("checked", 0) > CAPABILITY_MEMO_SECONDS
-        ):
-            return None
-        return tuple(str(c) for c in entry.get("capabilities", ()))
-
-    def put(self, key: str, capabilities: tuple[str, ...]) -> None:
-        data = self._load()
-        data[key] = {"capabilities": list(capabilities), "checked": time.time()}
-        self._save(data)
-
-    def drop(self, key: str) -> None:
-        data = self._load()
-        if data.pop(key, None) is not None:
-            self._save(data)
-
-    def _save(self, data: dict[str, Any]) -> None:
-        try:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            temporary = f"{self.path}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as file:
-                json.dump(data, file)
-            os.replace(temporary, self.path)
-        except OSError:
-            pass

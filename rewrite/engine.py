@@ -5,78 +5,34 @@
     stream = engine.stream(request)     # cleaned text piece by piece, then stream.result
     stream.close()                      # from any thread: cancels, closing the HTTP stream
 
-The engine is synchronous and thread-safe per call; `rewrite.aio` wraps it for asyncio
-doors (the shell, the language server) without a second implementation.
+The engine is synchronous and thread-safe; `rewrite.aio` wraps it for asyncio doors (the
+shell, the language server) without a second implementation. A cache hit imports nothing
+of the network: the backend is loaded on the first request that needs a server.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
-from .actions import Action, Message, build_messages, custom_action
-from .backend import ChatStream, Ollama, Timings
-from .errors import (
-    Cancelled,
-    HostUnreachable,
-    InputError,
-    ModelNotFound,
-    RejectedReply,
-    ServerError,
-    UsageError,
-)
+from . import paths
+from .actions import PROMPT_VERSION, Action, Message, build_messages, custom_action
+from .cache import Cache
+from .errors import Cancelled, InputError, RejectedReply, ServerError, UsageError
+from .frame import Frame, split_frame
 from .record import Record
-from .text import Frame, StreamCleaner, clean_reply, guard_reply, restore_frame, split_frame
+from .results import RewriteRequest, RewriteResult, Timings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
     from typing import Any
 
+    from .backend import ChatStream, Ollama
+    from .cache import ModelInfo
     from .config import Settings
 
-
-class RewriteRequest(Record):
-    """What a door asks for: `instruction`, when given, is an ad-hoc action that wins
-    over `action`."""
-
-    __slots__ = ("action", "instruction", "model", "params", "text")
-
-    def __init__(
-        self,
-        text: str,
-        action: str = "fix",
-        instruction: str | None = None,
-        params: Mapping[str, str] | None = None,
-        model: str | None = None,
-    ) -> None:
-        self.text = text
-        self.action = action
-        self.instruction = instruction
-        self.params: Mapping[str, str] = params or {}
-        self.model = model
-
-
-class RewriteResult(Record):
-    __slots__ = ("action", "cached", "host", "model", "text", "timings")
-
-    def __init__(
-        self,
-        text: str,
-        model: str,
-        action: str,
-        host: str | None = None,
-        cached: bool = False,
-        timings: Timings | None = None,
-    ) -> None:
-        self.text = text
-        self.model = model
-        self.action = action
-        self.host = host
-        self.cached = cached
-        self.timings = timings or Timings()
-
-    def to_json(self) -> dict[str, Any]:
-        return self.as_dict()
+__all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timings"]
 
 
 class _Plan(Record):
@@ -102,8 +58,22 @@ class _Plan(Record):
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        warn: Callable[[str], None] | None = None,
+        cache: Cache | None = None,
+    ) -> None:
         self.settings = settings
+        self.warn = warn or (lambda message: None)
+        self.cache = cache or Cache(
+            paths.cache_dir(), max_entries=settings.cache.max_entries, warn=self.warn
+        )
+        self._flights = _Flights()
+
+    def close(self) -> None:
+        self.cache.close()
 
     def action(self, request: RewriteRequest) -> Action:
         if request.instruction is not None:
@@ -157,24 +127,43 @@ class Engine:
             )
         return min(room, text * 3 // 2 + 48)
 
-    def _open(self, plan: _Plan) -> tuple[Ollama, ChatStream]:
-        """The first host that is up and has the model."""
-        unreachable: list[HostUnreachable] = []
-        missing: list[str] = []
+    def _cache_key(self, plan: _Plan) -> str | None:
+        """The key of everything that shapes the reply, or None when it must not be cached."""
+        caching = self.settings.cache
+        deterministic = float(plan.options.get("temperature", 0.8)) == 0
+        if not (caching.enabled and plan.request.use_cache) or (
+            caching.deterministic_only and not deterministic
+        ):
+            return None
+        try:  # hashlib's own built-in BLAKE2, without loading OpenSSL (about 3 ms)
+            from _blake2 import blake2b
+        except ImportError:  # pragma: no cover
+            from hashlib import blake2b
+
+        parts = [
+            f"prompt v{PROMPT_VERSION}",
+            plan.model,
+            self._known_digest(plan.model),
+            repr(sorted(plan.options.items())),
+            *(f"{m['role']}\x1f{m['content']}" for m in plan.messages),
+        ]
+        return blake2b("\x1e".join(parts).encode("utf-8"), digest_size=32).hexdigest()
+
+    def _known_digest(self, model: str) -> str:
+        """The model's digest as last reported by a configured host ("" if none yet)."""
         for host in self.settings.hosts:
-            server = Ollama(host, timeout=self.settings.timeout)
-            try:
-                capabilities = server.capabilities(plan.model)
-                return server, server.chat(self._chat_body(plan, capabilities))
-            except HostUnreachable as error:
-                unreachable.append(error)
-            except ModelNotFound:
-                server.forget(plan.model)
-                missing.append(host.url)
-        if missing:
-            raise ModelNotFound(plan.model, host=", ".join(missing))
-        hosts = tuple(host for error in unreachable for host in error.hosts)
-        raise HostUnreachable(unreachable_message(unreachable), hosts=hosts)
+            info = self.cache.model_info(f"{host.url} {model}")
+            if info is not None:
+                return info.digest
+        return ""
+
+    def _open(self, plan: _Plan) -> tuple[Ollama, ChatStream]:
+        from .routing import route
+
+        def chat(server: Ollama, info: ModelInfo) -> ChatStream:
+            return server.chat(self._chat_body(plan, info.capabilities))
+
+        return route(self.settings, plan.model, self.cache, chat, warn=self.warn)
 
     def _chat_body(self, plan: _Plan, capabilities: tuple[str, ...]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -187,6 +176,35 @@ class Engine:
         if "thinking" in capabilities:
             body["think"] = False
         return body
+
+
+class _Flight:
+    """One request in progress that identical requests wait for instead of sending."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.text = ""
+        self.error: BaseException | None = None
+
+
+class _Flights:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+
+    def join(self, key: str) -> tuple[_Flight, bool]:
+        """The flight for `key`, and whether the caller leads it (must send the request)."""
+        with self._lock:
+            if key in self._flights:
+                return self._flights[key], False
+            flight = self._flights[key] = _Flight()
+            return flight, True
+
+    def land(self, key: str, text: str = "", error: BaseException | None = None) -> None:
+        with self._lock:
+            flight = self._flights.pop(key)
+        flight.text, flight.error = text, error
+        flight.done.set()
 
 
 class RewriteStream:
@@ -210,16 +228,43 @@ class RewriteStream:
             self._chat.close()
 
     def __iter__(self) -> Iterator[str]:
-        plan = self._plan
         started = time.perf_counter()
+        plan, engine = self._plan, self._engine
         if not plan.frame.body:  # nothing but whitespace: nothing to ask the model
             self.result = RewriteResult(plan.request.text, plan.model, plan.action.name)
             return
-        server, self._chat = self._engine._open(plan)
+        key = engine._cache_key(plan)
+        if key is None:
+            yield from self._generate(started)
+            return
+        known = engine.cache.get(key)
+        flight, leading = (None, False) if known is not None else engine._flights.join(key)
+        if flight is not None and not leading:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            known = flight.text
+        if known is not None:
+            yield known
+            self._finish(known, None, Timings(), started, cached=True)
+            return
+        try:
+            text = yield from self._generate(started)
+        except BaseException as error:
+            engine._flights.land(key, error=error)
+            raise
+        engine._flights.land(key, text=text)
+        engine.cache.put(engine._cache_key(plan) or key, text, plan.model)
+
+    def _generate(self, started: float) -> Generator[str, None, str]:
+        """Ask the model, yielding cleaned pieces; return the guarded text."""
+        from .text import StreamCleaner
+
+        server, self._chat = self._engine._open(self._plan)
         if self._cancelled:
             self._chat.close()
             raise Cancelled("the rewrite was cancelled")
-        cleaner = StreamCleaner(plan.frame.body)
+        cleaner = StreamCleaner(self._plan.frame.body)
         reply: list[str] = []
         first_token: float | None = None
         try:
@@ -239,22 +284,34 @@ class RewriteStream:
         if self._cancelled:
             raise Cancelled("the rewrite was cancelled")
         text = self._guarded("".join(reply))
+        timings = (self._chat.stats or Timings()).replace(
+            first_token_ms=round((first_token - started) * 1000, 3) if first_token else None
+        )
+        self._finish(text, server.host.url, timings, started, cached=False)
+        return text
+
+    def _finish(
+        self, text: str, host: str | None, timings: Timings, started: float, *, cached: bool
+    ) -> None:
+        from .frame import restore_frame
+
+        plan = self._plan
+        wall_ms = round((time.perf_counter() - started) * 1000, 3)
         self.result = RewriteResult(
             restore_frame(plan.frame, text),
             plan.model,
             plan.action.name,
-            server.host.url,
-            timings=(self._chat.stats or Timings()).replace(
-                wall_ms=round((time.perf_counter() - started) * 1000, 3),
-                first_token_ms=round((first_token - started) * 1000, 3) if first_token else None,
-            ),
+            host,
+            cached=cached,
+            timings=timings.replace(wall_ms=wall_ms),
         )
 
     def _guarded(self, reply: str) -> str:
-        cleaned = clean_reply(reply, self._plan.frame.body)
-        reason = guard_reply(
-            cleaned, self._plan.frame.body, translating=self._plan.action.translating
-        )
+        from .text import clean_reply, guard_reply
+
+        body = self._plan.frame.body
+        cleaned = clean_reply(reply, body)
+        reason = guard_reply(cleaned, body, translating=self._plan.action.translating)
         if reason is not None:
             raise RejectedReply(reason, reply=reply)
         return cleaned
@@ -263,21 +320,3 @@ class RewriteStream:
 def estimate_tokens(text: str) -> int:
     """A deliberately high estimate: about 3 UTF-8 bytes a token (English runs nearer 4)."""
     return len(text.encode("utf-8")) // 3 + 1
-
-
-def unreachable_message(errors: list[HostUnreachable]) -> str:
-    """What went wrong at each host, and what to do about it."""
-    import shutil
-
-    hosts = [host for error in errors for host in error.hosts]
-    if shutil.which("ollama") is None and any(h.startswith(_LOCAL_PREFIXES) for h in hosts):
-        fix = (
-            "Ollama is not installed here: get it from https://ollama.com/download, "
-            "then run `ollama serve`"
-        )
-    else:
-        fix = "start it with `ollama serve`, or point OLLAMA_HOST or --host at a running server"
-    return "; ".join([*(str(error) for error in errors), fix])
-
-
-_LOCAL_PREFIXES = ("http://127.", "http://localhost", "http://[::1]")

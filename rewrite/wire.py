@@ -33,13 +33,14 @@ class Response:
     """An open HTTP response; use as a context manager so the connection always closes."""
 
     def __init__(
-        self, host: Host, sock: socket.socket, reader: BufferedReader, timeout: float
+        self, host: Host, sock: socket.socket, reader: BufferedReader, timeout: float | None
     ) -> None:
         self.host = host
         self._sock = sock
         self._reader = reader
         self._timeout = timeout
         self._closed = threading.Event()
+        self.status = 0  # until the status line has arrived
         self.status, self.headers = self._read_head()
 
     def __enter__(self) -> Response:
@@ -166,12 +167,15 @@ def request(
     path: str,
     body: Any = None,
     *,
-    timeout: float,
+    timeout: float | None,
     connect_timeout: float = 5.0,
 ) -> Response:
-    """Send one request and return once the response head has arrived."""
+    """Send one request and return once the response head has arrived.
+
+    `timeout` bounds each wait for the server; None waits as long as it takes (a model
+    load must never be cut short: closing the connection aborts it)."""
     payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
-    sock = _connect(host, min(connect_timeout, timeout))
+    sock = _connect(host, connect_timeout if timeout is None else min(connect_timeout, timeout))
     sock.settimeout(timeout)
     head = (
         f"{method} {host.path}{path} HTTP/1.1\r\n"

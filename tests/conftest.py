@@ -64,7 +64,9 @@ def run_cli(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> RunCli:
     def run(
         *args: str, input: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
     ) -> Run:
-        environment = {**os.environ, "OLLAMA_HOST": standin.url, **(env or {})}
+        given = env or {}
+        host = given.get("OLLAMA_HOST") or standin.url
+        environment = {**os.environ, **given, "OLLAMA_HOST": host}
         data = input.encode("utf-8") if isinstance(input, str) else input
         done = subprocess.run(
             [*_command(), *args], input=data, capture_output=True, env=environment, timeout=timeout
