@@ -38,6 +38,20 @@ timeout: 60
 # Longer input is refused with exit code 2.
 max_input_chars: 20000
 
+# Rewrites are remembered in $XDG_CACHE_HOME/rewrite/cache.sqlite3; a repeat is answered
+# without asking the server. Only temperature-0 requests, unless deterministic_only: false.
+cache:
+  enabled: true
+  max_entries: 20000
+  deterministic_only: true
+
+# At a terminal, download a missing model before rewriting (elsewhere: exit code 4).
+auto_pull: true
+
+# Start `ollama serve` when no server answers. Unset: only for http://127.0.0.1:11434;
+# true: any address on this machine; false: never. A remote server is never started.
+# autostart: true
+
 # Your own actions, or changes to the built-in ones (fix, rephrase, concise, formal,
 # friendly, simplify, translate). {name} in an instruction is filled from params,
 # or from --param name=value on the command line.
@@ -80,6 +94,9 @@ def render(settings: Settings) -> str:
         "options": dict(settings.options),
         "timeout": settings.timeout,
         "max_input_chars": settings.max_input_chars,
+        "cache": settings.cache.as_dict(),
+        "auto_pull": settings.auto_pull,
+        "autostart": settings.autostart,
     }
     for key, value in values.items():
         lines.append(f"{key}: {_flow(value)}  # {settings.source(key)}")

@@ -1,0 +1,136 @@
+"""Keep the model loaded: one warm-up call, and a keeper that repeats it while a process runs.
+
+A warm-up is an empty `/api/chat` with the same `keep_alive` and options every rewrite
+sends, so Ollama loads the model exactly as a rewrite would need it (different load-time
+options would make the next rewrite reload it). It has no timeout: closing the connection
+during a load aborts the load.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from .errors import RewriteError
+from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .backend import Ollama
+    from .cache import ModelInfo
+    from .engine import Engine
+
+LONGEST_REFRESH_SECONDS = 300.0  # also notices a restarted server or a model unloaded by others
+RETRY_SECONDS = 10.0
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class WarmResult(Record):
+    """Where the model was loaded, and how long that took (a load reply carries no timings)."""
+
+    __slots__ = ("host", "model", "wall_ms")
+
+    def __init__(self, model: str, host: str, wall_ms: float) -> None:
+        self.model = model
+        self.host = host
+        self.wall_ms = wall_ms
+
+
+def warm_up(engine: Engine, model: str | None = None) -> WarmResult:
+    """Load `model` (default: the configured one) on the first host that has it."""
+    from .routing import route
+
+    settings = engine.settings
+    name = model or settings.model
+    body: dict[str, Any] = {
+        "model": name,
+        "messages": [],
+        "keep_alive": settings.keep_alive,
+        "options": dict(settings.options),
+    }
+    started = time.perf_counter()
+
+    def load(server: Ollama, info: ModelInfo) -> None:
+        for _ in server.chat(body, patient=True):
+            pass
+
+    server, _ = route(settings, name, engine.cache, load, warn=engine.warn)
+    return WarmResult(name, server.host.url, round((time.perf_counter() - started) * 1000, 3))
+
+
+def keep_alive_seconds(keep_alive: str | float) -> float | None:
+    """Seconds a model stays loaded after a request; None for "forever" (negative)."""
+    if isinstance(keep_alive, (int, float)):
+        seconds = float(keep_alive)
+    else:
+        sign = -1.0 if keep_alive.startswith("-") else 1.0
+        parts = _DURATION_PART.findall(keep_alive)
+        seconds = sign * sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    return None if seconds < 0 else seconds
+
+
+def refresh_seconds(keep_alive: str | float) -> float | None:
+    """How long after a warm-up to warm up again; None when keeping warm is pointless
+    (keep_alive 0 unloads the model after every request)."""
+    seconds = keep_alive_seconds(keep_alive)
+    if seconds is None:
+        return LONGEST_REFRESH_SECONDS
+    if seconds == 0:
+        return None
+    return min(max(seconds * 0.8, 0.5), LONGEST_REFRESH_SECONDS)
+
+
+class KeepWarm:
+    """Loads the model when started and keeps it loaded until stopped, from a daemon thread.
+
+    `state` is "loading", "warm" or "error: ..." for a toolbar; `on_change` hears each change.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        model: str | None = None,
+        *,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.model = model
+        self.state = "loading"
+        self.warm_ups = 0
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rewrite-keep-warm", daemon=True)
+
+    def start(self) -> KeepWarm:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        interval = refresh_seconds(self.engine.settings.keep_alive)
+        while not self._stop.is_set():
+            try:
+                warm_up(self.engine, self.model)
+            except RewriteError as error:
+                self._set_state(f"error: {error}")
+                pause = RETRY_SECONDS if interval is None else min(interval, RETRY_SECONDS)
+            else:
+                self.warm_ups += 1
+                self._set_state("warm")
+                if interval is None:
+                    return
+                pause = interval
+            self._stop.wait(pause)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            if self._on_change:
+                self._on_change(state)
