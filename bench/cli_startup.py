@@ -2,10 +2,11 @@
 
     python bench/cli_startup.py [--runs 30] [--record]
 
-Runs each command in turn (interleaved, so machine noise hits them alike) and prints the
-median and 90th percentile. With --record the table is appended to bench/RESULTS.md with
-a description of the machine. Also measures what the rejected alternatives would cost:
-importing the official `ollama` client, and asyncio.
+Measures a cache hit (the same text every run), a cache miss (a new text every run: one
+request to the stand-in, one write to the cache) and, for the record, what the rejected
+alternatives would cost: importing asyncio and the official `ollama` client. Commands run
+in turn (interleaved, so machine noise hits them alike); the table shows the median and
+90th percentile. With --record it is appended to bench/RESULTS.md with the machine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def rewrite_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rewrite"]
 
 
+Case = Callable[[int], tuple[list[str], bytes]]  # run number -> command and its stdin
+
+
 def time_once(command: Sequence[str], data: bytes, env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, input=data, capture_output=True, env=env, check=False)
@@ -42,15 +46,18 @@ def time_once(command: Sequence[str], data: bytes, env: dict[str, str]) -> float
     return elapsed * 1000
 
 
-def measure(cases: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
-    data = b"their going too the store\n"
+def measure(cases: dict[str, Case], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for command in cases.values():  # one warm-up round: disk cache, .pyc files
-        time_once(command, data, env)
-    for _ in range(runs):
-        for name, command in cases.items():
-            times[name].append(time_once(command, data, env))
+    for case in cases.values():  # one warm-up round: disk cache, .pyc files, the first hit
+        time_once(*case(-1), env)
+    for run in range(runs):
+        for name, case in cases.items():
+            times[name].append(time_once(*case(run), env))
     return times
+
+
+def fixed(command: list[str], data: bytes = b"") -> Case:
+    return lambda run: (command, data)
 
 
 def machine() -> str:
@@ -103,11 +110,13 @@ def main() -> int:
             "XDG_STATE_HOME": f"{home}/state",
         }
         env.pop("REWRITE_CONFIG", None)
-        cases = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "rewrite fix": [*rewrite_command(), "fix"],
-            "python -c 'import asyncio'": [sys.executable, "-c", "import asyncio"],
-            "python -c 'import ollama'": [sys.executable, "-c", "import ollama"],
+        fix = [*rewrite_command(), "fix"]
+        cases: dict[str, Case] = {
+            "python -c pass": fixed([sys.executable, "-c", "pass"]),
+            "rewrite fix (cache hit)": fixed(fix, b"their going too the store\n"),
+            "rewrite fix (cache miss)": lambda run: (fix, f"their going {run} times\n".encode()),
+            "python -c 'import asyncio'": fixed([sys.executable, "-c", "import asyncio"]),
+            "python -c 'import ollama'": fixed([sys.executable, "-c", "import ollama"]),
         }
         text = report(measure(cases, args.runs, env), args.runs)
     print(text)
