@@ -18,7 +18,7 @@ from .record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
 COMMANDS = ("actions", "bench", "cache", "config", "lsp", "pull", "shell", "status", "warm")
@@ -77,6 +77,16 @@ class CacheSettings(Record):
         self.deterministic_only = deterministic_only
 
 
+class LspSettings(Record):
+    """`lsp:` in the config file: the language server's own settings."""
+
+    __slots__ = ("log_text", "prefetch")
+
+    def __init__(self, prefetch: str | None = "fix", log_text: bool = False) -> None:
+        self.prefetch = prefetch  # the action started when a selection gets code actions
+        self.log_text = log_text  # log the user's text to the editor (off: it may be private)
+
+
 class Settings(Record):
     """Everything a rewrite needs to know, resolved once."""
 
@@ -88,6 +98,7 @@ class Settings(Record):
         "config_file",
         "hosts",
         "keep_alive",
+        "lsp",
         "max_input_chars",
         "model",
         "options",
@@ -109,11 +120,12 @@ class Settings(Record):
         cache: CacheSettings | None = None,
         auto_pull: bool = True,
         autostart: bool | None = None,
+        lsp: LspSettings | None = None,
     ) -> None:
         self.hosts = hosts or (parse_host(DEFAULT_HOST),)
         self.model = model
         self.keep_alive = keep_alive
-        self.options: Mapping[str, Any] = options or dict(DEFAULT_OPTIONS)
+        self.options: Mapping[str, Any] = {**DEFAULT_OPTIONS, **(options or {})}
         self.timeout = timeout
         self.max_input_chars = max_input_chars
         self.actions: Mapping[str, Action] = actions or dict(BUILTIN_ACTIONS)
@@ -122,6 +134,7 @@ class Settings(Record):
         self.cache = cache or CacheSettings()
         self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
         self.autostart = autostart  # None: start `ollama serve` for the local default host only
+        self.lsp = lsp or LspSettings()
 
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")
@@ -133,7 +146,12 @@ def config_path(overrides: Overrides) -> tuple[str, bool]:
     return (os.path.expanduser(named), True) if named else (paths.default_config_file(), False)
 
 
-def load_settings(overrides: Overrides | None = None) -> Settings:
+def load_settings(
+    overrides: Overrides | None = None, layers: Sequence[tuple[str, Any]] = ()
+) -> Settings:
+    """Defaults, then the config file, then each of `layers` (a name and a mapping with the
+    config file's keys, such as an editor's initializationOptions), then the environment
+    and the flags."""
     overrides = overrides or Overrides()
     path, explicit = config_path(overrides)
     values: dict[str, Any] = {}
@@ -143,6 +161,10 @@ def load_settings(overrides: Overrides | None = None) -> Settings:
         values, lines = _read_config(path)
         file_used = path
         sources.update({key[0]: f"{path}:{line}" for key, line in lines.items() if len(key) == 1})
+    for name, data in layers:
+        layer = _validate(data, {}, name, values)
+        values.update(layer)
+        sources.update(dict.fromkeys(layer, name))
     if os.environ.get("OLLAMA_HOST", "").strip():
         values["hosts"] = _hosts([os.environ["OLLAMA_HOST"]], "OLLAMA_HOST")
         sources["hosts"] = "environment OLLAMA_HOST"
@@ -171,7 +193,7 @@ def _read_config(path: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config file: {exc}", path=path) from None
     data, lines = parse_yaml(text, path)
-    return _validate(data, lines, path), lines
+    return _validate(data, lines, path, {}), lines
 
 
 def parse_yaml(text: str, path: str) -> tuple[Any, dict[KeyPath, int]]:
@@ -226,6 +248,8 @@ class _Checker:
         return ConfigError(f"{'.'.join(key)}: {message}", path=self.path, line=line)
 
     def mapping(self, key: KeyPath, value: Any) -> dict[str, Any]:
+        if value == []:  # an empty table from Neovim's Lua
+            return {}
         if not isinstance(value, dict):
             raise self.fail(key, f"expected a mapping of keys to values, got {_kind(value)}")
         return value
@@ -273,14 +297,20 @@ _TOP_KEYS = (
     "cache",
     "auto_pull",
     "autostart",
+    "lsp",
 )
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
+_LSP_KEYS = ("prefetch", "log_text")
 _ACTION_KEYS = ("description", "instruction", "prefix", "model", "options", "examples", "params")
 
 
-def _validate(data: Any, lines: dict[KeyPath, int], path: str) -> dict[str, Any]:
+def _validate(
+    data: Any, lines: dict[KeyPath, int], path: str, base: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check one layer of settings; `base` holds the values of the layers below it, which
+    options, actions, cache and lsp are merged over."""
     check = _Checker(lines, path)
-    if data is None:
+    if data is None or data == []:  # Neovim's Lua sends [] for an empty table
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
@@ -291,23 +321,24 @@ def _validate(data: Any, lines: dict[KeyPath, int], path: str) -> dict[str, Any]
         "hosts": lambda v: _config_hosts(check, v),
         "model": lambda v: check.string(("model",), v),
         "keep_alive": lambda v: _keep_alive(check, v),
-        "options": lambda v: {**DEFAULT_OPTIONS, **_options(check, ("options",), v)},
+        "options": lambda v: {**base.get("options", {}), **_options(check, ("options",), v)},
         "timeout": lambda v: float(check.number(("timeout",), v)),
         "max_input_chars": lambda v: int(check.number(("max_input_chars",), v, integer=True)),
-        "actions": lambda v: _actions(check, v),
-        "cache": lambda v: _cache(check, v),
+        "actions": lambda v: _actions(check, v, base.get("actions", BUILTIN_ACTIONS)),
+        "cache": lambda v: _cache(check, v, base.get("cache", CacheSettings())),
+        "lsp": lambda v: _lsp(check, v, base.get("lsp", LspSettings())),
         "auto_pull": lambda v: check.boolean(("auto_pull",), v),
         "autostart": lambda v: check.boolean(("autostart",), v),
     }
     # An empty `actions:` or `options:` (everything below it commented out) means none.
-    present = {k: v for k, v in data.items() if v is not None or k not in ("actions", "options")}
+    optional = ("actions", "options", "cache", "lsp")
+    present = {k: v for k, v in data.items() if v is not None or k not in optional}
     return {key: readers[key](value) for key, value in present.items()}
 
 
-def _cache(check: _Checker, value: Any) -> CacheSettings:
+def _cache(check: _Checker, value: Any, defaults: CacheSettings) -> CacheSettings:
     fields = check.mapping(("cache",), value)
     check.known_keys(("cache",), fields, _CACHE_KEYS)
-    defaults = CacheSettings()
     enabled = fields.get("enabled", defaults.enabled)
     entries = fields.get("max_entries", defaults.max_entries)
     deterministic = fields.get("deterministic_only", defaults.deterministic_only)
@@ -364,15 +395,25 @@ def _options(check: _Checker, key: KeyPath, value: Any) -> dict[str, Any]:
     return options
 
 
-def _actions(check: _Checker, value: Any) -> dict[str, Action]:
-    actions = dict(BUILTIN_ACTIONS)
+def _lsp(check: _Checker, value: Any, defaults: LspSettings) -> LspSettings:
+    fields = check.mapping(("lsp",), value)
+    check.known_keys(("lsp",), fields, _LSP_KEYS)
+    prefetch = fields.get("prefetch", defaults.prefetch)
+    if prefetch is not None and prefetch is not False:
+        prefetch = check.string(("lsp", "prefetch"), prefetch)
+    log_text = check.boolean(("lsp", "log_text"), fields.get("log_text", defaults.log_text))
+    return LspSettings(prefetch=prefetch or None, log_text=log_text)
+
+
+def _actions(check: _Checker, value: Any, base: Mapping[str, Action]) -> dict[str, Action]:
+    actions = dict(base)
     for name, spec in check.mapping(("actions",), value).items():
         key = ("actions", str(name))
         if not isinstance(name, str) or not _ACTION_NAME.fullmatch(name):
             raise check.fail(key, "an action name takes letters, digits, '-' and '_' only")
         if name in COMMANDS or name == CUSTOM_ACTION:
             raise check.fail(key, f"'{name}' is a command name; choose another action name")
-        actions[name] = _action(check, key, name, spec, BUILTIN_ACTIONS.get(name))
+        actions[name] = _action(check, key, name, spec, base.get(name))
     return actions
 
 

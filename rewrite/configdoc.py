@@ -52,6 +52,12 @@ auto_pull: true
 # true: any address on this machine; false: never. A remote server is never started.
 # autostart: true
 
+# The language server: the action that starts as soon as text is selected (so choosing
+# it is instant; false for none), and whether the text may appear in the editor's log.
+lsp:
+  prefetch: fix
+  log_text: false
+
 # Your own actions, or changes to the built-in ones (fix, rephrase, concise, formal,
 # friendly, simplify, translate). {name} in an instruction is filled from params,
 # or from --param name=value on the command line.
@@ -97,6 +103,7 @@ def render(settings: Settings) -> str:
         "cache": settings.cache.as_dict(),
         "auto_pull": settings.auto_pull,
         "autostart": settings.autostart,
+        "lsp": settings.lsp.as_dict(),
     }
     for key, value in values.items():
         lines.append(f"{key}: {_flow(value)}  # {settings.source(key)}")

@@ -182,3 +182,31 @@ def test_rewrite_config_environment_variable(run_cli: RunCli, tmp_path: Path) ->
     path.write_text("model: from-env-file\n")
     run = run_cli("config", env={"REWRITE_CONFIG": str(path)})
     assert 'model: "from-env-file"' in run.text
+
+
+def test_layers_merge_over_the_file(isolated_home: Path) -> None:
+    write_config(
+        isolated_home,
+        "options: {temperature: 0.2}\nactions:\n  fix: {model: file-model}\n",
+    )
+    layer = {
+        "options": {"num_ctx": 4096},
+        "actions": {"fix": {"description": "Fix it"}},
+        "lsp": {"prefetch": False},
+    }
+    settings = load_settings(layers=[("initializationOptions", layer)])
+    assert dict(settings.options) == {"num_ctx": 4096, "temperature": 0.2}
+    fix = settings.actions["fix"]
+    assert (fix.model, fix.description) == ("file-model", "Fix it")
+    assert settings.lsp.prefetch is None
+    assert settings.source("options") == "initializationOptions"
+
+
+def test_an_empty_lua_table_counts_as_an_empty_mapping() -> None:
+    settings = load_settings(layers=[("initializationOptions", []), ("settings", {"options": []})])
+    assert dict(settings.options) == {"num_ctx": 2048, "temperature": 0}
+
+
+def test_layer_errors_name_the_layer() -> None:
+    with pytest.raises(ConfigError, match=r"^initializationOptions: model: expected"):
+        load_settings(layers=[("initializationOptions", {"model": 3})])
