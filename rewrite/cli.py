@@ -25,7 +25,8 @@ from .cli_common import (
     write_bytes,
 )
 from .engine import Engine, RewriteRequest
-from .errors import InputError, RewriteError, UsageError
+from .errors import InputError, ModelNotFound, RewriteError, UsageError
+from .results import RewriteResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def _rewrite_command(argv: list[str]) -> int:
         request = RewriteRequest(
             original.text(), action, args.instruction, params, use_cache=not args.no_cache
         )
-        result = Engine(settings_from(args), warn=warn).rewrite(request)
+        result = _rewrite_pulling(Engine(settings_from(args), warn=warn), request)
     except KeyboardInterrupt:
         return _fail(ExitCode.INTERRUPTED, "interrupted", original, args.json)
     except RewriteError as error:
@@ -130,6 +131,25 @@ def _rewrite_command(argv: list[str]) -> int:
     else:
         write(result.text + original.added_newline)
     return ExitCode.OK
+
+
+def _rewrite_pulling(engine: Engine, request: RewriteRequest) -> RewriteResult:
+    """Rewrite; when the model is missing and a person is watching stderr, pull it first
+    (config auto_pull), so the very first rewrite on a new machine just works."""
+    try:
+        return engine.rewrite(request)
+    except ModelNotFound as missing:
+        if not (engine.settings.auto_pull and sys.stderr.isatty()):
+            raise
+        from .pull_view import RESUME_HINT, pull_with_progress
+
+        say(f"{missing.model} is not on the server yet: downloading it once, then rewriting")
+        try:
+            pull_with_progress(engine.settings, missing.model)
+        except KeyboardInterrupt:
+            say(RESUME_HINT.replace("run the same command", f"run `rewrite pull {missing.model}`"))
+            raise
+        return engine.rewrite(request)
 
 
 class _Input:
@@ -191,6 +211,7 @@ COMMANDS = {
     "config": "rewrite.commands:config_command",
     "warm": "rewrite.commands:warm_command",
     "status": "rewrite.status:status_command",
+    "pull": "rewrite.pull_view:pull_command",
 }
 
 

@@ -11,8 +11,9 @@
     ├── ModelNotFound            the server does not have the model
     └── Cancelled                the caller stopped the rewrite (the HTTP stream was closed)
 
-Network and HTTP failures are translated into this tree at one boundary, the wire module;
-each door maps the tree to its own way of telling the user (the CLI to exit codes).
+Network and HTTP failures are translated into this tree at two boundaries: the wire module
+(every rewrite) and the pull module (the official client's errors); each door maps the
+tree to its own way of telling the user (the CLI to exit codes).
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ class HostUnreachable(RewriteError):
 class ModelNotFound(RewriteError):
     """The model is not available on the server."""
 
-    def __init__(self, model: str, *, host: str | None = None) -> None:
+    def __init__(self, model: str, *, host: str | None = None, message: str | None = None) -> None:
         where = f" on {host}" if host else ""
-        super().__init__(f"model '{model}' is not available{where}: run `rewrite pull {model}`")
+        super().__init__(
+            message or f"model '{model}' is not available{where}: run `rewrite pull {model}`"
+        )
         self.model = model
         self.host = host
 
