@@ -1,0 +1,1 @@
+"""The rewrite language server (installed as the package rewrite_lsp)."""
