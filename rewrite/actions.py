@@ -71,6 +71,13 @@ class Action(Record):
         self.options: Mapping[str, Any] = options or {}
         self.translating = translating
 
+    @property
+    def summary(self) -> str:
+        """The description with its {parameters} filled in from the defaults."""
+        return _PLACEHOLDER.sub(
+            lambda found: self.params.get(found.group(1), found.group(0)), self.description
+        )
+
     def with_overrides(self, **changes: Any) -> Action:
         return self.replace(**{k: v for k, v in changes.items() if v is not None})
 
@@ -189,7 +196,7 @@ BUILTIN_ACTIONS: dict[str, Action] = {
         ),
         Action(
             "translate",
-            "Translate (--to LANGUAGE, default English)",
+            "Translate into {to}",
             "Translate the text into {to}. Keep its meaning, tone and formatting.",
             prefix="Text to translate:",
             params={"to": "English"},

@@ -77,8 +77,18 @@ def stream_async(engine: Engine, request: RewriteRequest) -> AsyncRewriteStream:
 
 
 async def rewrite_async(engine: Engine, request: RewriteRequest) -> RewriteResult:
-    stream = stream_async(engine, request)
-    async for _ in stream:
+    """The whole rewrite from a pooled worker thread: one hand-over instead of one per piece.
+    Cancelling the awaiting task closes the HTTP stream, which ends the worker's wait."""
+    stream = engine.stream(request)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, _drain, stream)
+    except asyncio.CancelledError:
+        stream.close()
+        raise
+
+
+def _drain(stream: RewriteStream) -> RewriteResult:
+    for _ in stream:
         pass
     assert stream.result is not None
     return stream.result

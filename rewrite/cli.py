@@ -212,6 +212,7 @@ COMMANDS = {
     "warm": "rewrite.commands:warm_command",
     "status": "rewrite.status:status_command",
     "pull": "rewrite.pull_view:pull_command",
+    "lsp": "rewrite_lsp.server:lsp_command",
 }
 
 

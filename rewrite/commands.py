@@ -14,7 +14,7 @@ def actions_command(argv: list[str]) -> int:
     actions = settings_from(args).actions
     width = max(len(name) for name in actions)
     for name, action in sorted(actions.items()):
-        write(f"{name:<{width}}  {action.description}\n")
+        write(f"{name:<{width}}  {action.summary}\n")
     return ExitCode.OK
 
 

@@ -1,0 +1,89 @@
+"""What the code-action menu offers: one command per rewrite action, computed at once.
+
+Nothing here calls the model. Each command carries everything its execution needs: the
+document and its version, the range, the action, and a hash of the selected text, so the
+server can tell whether the document changed before it replaces anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from lsprotocol import types
+
+from rewrite.actions import Action
+from rewrite.record import Record
+
+from .positions import is_cursor, paragraph_span, range_to_span, span_to_range
+
+COMMAND = "rewrite-lsp.rewrite"
+KIND = "refactor.rewrite"
+
+
+class Target(Record):
+    """The text a rewrite would replace: the selection, or the paragraph at the cursor."""
+
+    __slots__ = ("end", "paragraph", "start", "text", "uri", "version")
+
+    def __init__(
+        self, uri: str, version: int | None, start: int, end: int, text: str, paragraph: bool
+    ) -> None:
+        self.uri = uri
+        self.version = version
+        self.start = start
+        self.end = end
+        self.text = text
+        self.paragraph = paragraph
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def find_target(
+    uri: str, version: int | None, source: str, selection: types.Range, encoding: str
+) -> Target | None:
+    start, end = range_to_span(
+        source,
+        (selection.start.line, selection.start.character),
+        (selection.end.line, selection.end.character),
+        encoding,
+    )
+    paragraph = is_cursor(source, start, end)
+    if paragraph:
+        start, end = paragraph_span(source, start)
+    text = source[start:end]
+    if not text.strip():
+        return None
+    return Target(uri, version, start, end, text, paragraph)
+
+
+def code_actions(
+    target: Target, source: str, actions: Mapping[str, Action], encoding: str
+) -> list[types.CodeAction]:
+    (start_line, start_char), (end_line, end_char) = span_to_range(
+        source, target.start, target.end, encoding
+    )
+    arguments: dict[str, Any] = {
+        "uri": target.uri,
+        "version": target.version,
+        "range": {
+            "start": {"line": start_line, "character": start_char},
+            "end": {"line": end_line, "character": end_char},
+        },
+        "hash": text_hash(target.text),
+        "paragraph": target.paragraph,
+    }
+    where = "Rewrite paragraph" if target.paragraph else "Rewrite"
+    offered = []
+    for name, action in actions.items():
+        title = f"{where}: {_lower_first(action.summary)}"
+        command = types.Command(title, COMMAND, arguments=[{**arguments, "action": name}])
+        offered.append(types.CodeAction(title, kind=KIND, command=command))
+    return offered
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

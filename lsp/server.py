@@ -1,0 +1,238 @@
+"""The rewrite language server: code actions that replace the selection with its rewrite.
+
+    rewrite-lsp            (or: rewrite lsp) speaks LSP over stdio
+
+Handlers are thin: fetch the document, call a function elsewhere, send the result. Logs go
+to the editor (window/logMessage), never to stdout, which carries the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from rewrite import __version__
+from rewrite.config import Settings, load_settings
+from rewrite.engine import Engine
+from rewrite.errors import ConfigError
+from rewrite.warm import KeepWarm
+
+from .codeactions import COMMAND, KIND, code_actions, find_target
+from .jobs import Job, Jobs, parse_job
+
+log = logging.getLogger(__name__)
+
+
+class RewriteProtocol(LanguageServerProtocol):
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        _prefer_utf8(params.capabilities)
+        return (yield from super().lsp_initialize(params))
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        server = self._server
+        if isinstance(server, RewriteServer):
+            server.jobs.cancel_request(msg_id)
+
+
+def _prefer_utf8(capabilities: types.ClientCapabilities) -> None:
+    """Positions in UTF-8 when the client offers it (no conversion), else UTF-16 (the
+    default every client supports)."""
+    general = capabilities.general
+    if general is not None and general.position_encodings is not None:
+        offered = general.position_encodings
+        utf8 = types.PositionEncodingKind.Utf8
+        general.position_encodings = [utf8 if utf8 in offered else types.PositionEncodingKind.Utf16]
+
+
+class RewriteServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("rewrite-lsp", __version__, protocol_cls=RewriteProtocol)
+        self.settings = Settings()
+        self.engine = Engine(self.settings)
+        self.keeper: KeepWarm | None = None
+        self.jobs = Jobs(self)
+        self.layers: dict[str, Any] = {}
+
+    @property
+    def encoding(self) -> str:
+        encoding = self.server_capabilities.position_encoding or "utf-16"
+        return str(getattr(encoding, "value", encoding))
+
+    @property
+    def supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
+
+    @property
+    def supports_edits(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        return bool(workspace and workspace.apply_edit)
+
+    def configure(self, name: str, data: Any) -> None:
+        """Merge `data` (the config file's keys) over the file; keep the old settings on error."""
+        layers = {**self.layers, name: data}
+        try:
+            settings = load_settings(layers=list(layers.items()))
+        except ConfigError as error:
+            self.tell(f"rewrite settings not applied: {error}", types.MessageType.Error)
+            return
+        unchanged = settings.replace(sources={}) == self.settings.replace(sources={})
+        if unchanged and self.keeper is not None:
+            self.layers = layers
+            return  # Neovim repeats its settings after initialize: nothing to restart
+        self.layers, self.settings = layers, settings
+        self.engine.close()
+        self.engine = Engine(settings, warn=self._from_any_thread(self._warn))
+        self.keep_warm()
+
+    def keep_warm(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
+        on_change = self._from_any_thread(self._warmth_changed)
+        self.keeper = KeepWarm(self.engine, on_change=on_change).start()
+
+    def _from_any_thread(self, handler: Callable[[str], None]) -> Callable[[str], None]:
+        """The engine and the keeper call back from worker threads; messages to the
+        editor must be written from the event loop, or they could interleave on stdout."""
+        loop = asyncio.get_running_loop()
+
+        def call(message: str) -> None:
+            loop.call_soon_threadsafe(handler, message)
+
+        return call
+
+    def _warn(self, message: str) -> None:
+        self.tell(message, types.MessageType.Warning)
+
+    def _warmth_changed(self, state: str) -> None:
+        self.log(f"model {self.settings.model}: {state}")
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log(self, message: str) -> None:
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=message))
+
+    def log_rewrite(self, action: str, before: str, after: str, wall_ms: float) -> None:
+        detail = f": {before!r} -> {after!r}" if self.settings.lsp.log_text else ""
+        self.log(f"rewrite {action} in {wall_ms:.1f} ms{detail}")
+
+    async def apply(self, job: Job, source: str, replacement: str) -> None:
+        from .positions import span_to_range
+
+        (sl, sc), (el, ec) = span_to_range(source, job.start, job.end, self.encoding)
+        edit = types.TextEdit(
+            types.Range(types.Position(sl, sc), types.Position(el, ec)), replacement
+        )
+        document = types.OptionalVersionedTextDocumentIdentifier(job.uri, job.version)
+        change = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(document, [edit])])
+        # Shielded for the same pygls 2.1.1 bug as progress creation: never cancel mid-reply.
+        answer = await asyncio.shield(
+            self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(change, label="Rewrite"))
+        )
+        if not answer.applied:
+            reason = f": {answer.failure_reason}" if answer.failure_reason else ""
+            self.tell(f"The editor did not apply the rewrite{reason}.")
+
+
+def create_server() -> RewriteServer:
+    """A server with its handlers registered (one per process: it owns stdin and stdout)."""
+    server = RewriteServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: RewriteServer, params: types.InitializeParams) -> None:
+        ls.configure("initializationOptions", params.initialization_options)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=False),
+    )
+    def code_action(
+        ls: RewriteServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        if not ls.supports_edits:
+            return None
+        only = params.context.only
+        if only is not None and not any(k == KIND or KIND.startswith(f"{k}.") for k in only):
+            return None
+        document = ls.workspace.get_text_document(params.text_document.uri)
+        target = find_target(
+            document.uri, document.version, document.source, params.range, ls.encoding
+        )
+        if target is None:
+            return None
+        prefetch = ls.settings.lsp.prefetch
+        if prefetch is not None and prefetch in ls.settings.actions and not target.paragraph:
+            ls.jobs.prefetch(target, prefetch)
+        return code_actions(target, document.source, ls.settings.actions, ls.encoding)
+
+    @server.command(COMMAND)
+    def execute(ls: RewriteServer, *arguments: Any) -> None:
+        try:
+            job = parse_job(ls, arguments)
+        except ValueError as error:
+            ls.tell(f"rewrite: bad command arguments ({error})")
+            return
+        if job.action not in ls.settings.actions:
+            ls.tell(f"rewrite: unknown action '{job.action}'")
+            return
+        ls.jobs.start(job, ls.protocol.msg_id)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: RewriteServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.jobs.cancel_document(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: RewriteServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and "rewrite" in settings:
+            settings = settings["rewrite"]
+        if settings is None and _can_pull_configuration(ls):
+            answer = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="rewrite")])
+            )
+            settings = answer[0] if answer else None
+        ls.configure("workspace settings", settings)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: RewriteServer, *args: Any) -> None:
+        ls.jobs.cancel_all()
+        if ls.keeper is not None:
+            ls.keeper.stop()
+
+    return server
+
+
+def _can_pull_configuration(ls: RewriteServer) -> bool:
+    workspace = ls.client_capabilities.workspace
+    return bool(workspace and workspace.configuration)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rewrite-lsp",
+        description="The rewrite language server: speaks LSP over stdio. Configure your "
+        "editor to start it; editor-configs/ has ready configurations.",
+    )
+    parser.add_argument("--version", action="version", version=f"rewrite-lsp {__version__}")
+    parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    create_server().start_io()
+    return 0
+
+
+def lsp_command(argv: list[str]) -> int:
+    """`rewrite lsp`: the same server."""
+    return main(argv)
