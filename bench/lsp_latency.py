@@ -1,0 +1,193 @@
+"""Language-server latency through a real stdio client, against the zero-latency stand-in.
+
+    python bench/lsp_latency.py [--requests 1000] [--record]
+
+For each request: a codeAction on a fresh sentence (timed), then its fix command, timed
+from sending executeCommand to receiving workspace/applyEdit. The server logs each
+rewrite's engine time (the request to the stand-in, clean-up, guard); the server-side
+overhead is the command-to-edit time minus that. A second pass lets the prefetch (started
+by the codeAction) finish before choosing the action. The server's RSS is read before and
+after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lsprotocol import types  # noqa: E402
+
+from bench.cli_startup import machine  # noqa: E402
+from tests.lsp_client import SERVER_COMMAND, make_client  # noqa: E402
+from tests.standin import StandIn  # noqa: E402
+
+URI = "file:///bench/notes.md"
+ENGINE_MS = re.compile(r"rewrite fix in ([\d.]+) ms")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Session:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.version = 1
+        self.edit = asyncio.Event()
+
+    async def code_action(self, line: str) -> tuple[float, Any]:
+        self.version += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(self.version, URI),
+                [types.TextDocumentContentChangeWholeDocument(line + "\n")],
+            )
+        )
+        params = types.CodeActionParams(
+            types.TextDocumentIdentifier(URI),
+            types.Range(types.Position(0, 0), types.Position(0, len(line))),
+            types.CodeActionContext(diagnostics=[]),
+        )
+        started = time.perf_counter()
+        offered = await self.client.text_document_code_action_async(params)
+        elapsed = (time.perf_counter() - started) * 1000
+        fix = next(a for a in offered if a.command.arguments[0]["action"] == "fix")
+        return elapsed, fix.command
+
+    async def execute(self, command: Any) -> float:
+        self.edit.clear()
+        started = time.perf_counter()
+        await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command.command, command.arguments)
+        )
+        await asyncio.wait_for(self.edit.wait(), 10)
+        return (time.perf_counter() - started) * 1000
+
+
+async def start(standin: StandIn, env: dict[str, str], prefetch: bool) -> Session:
+    client = make_client()
+    session = Session(client)
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        session.edit.set()
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    await client.start_io(*SERVER_COMMAND, env={**env, "OLLAMA_HOST": standin.url})
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                workspace=types.WorkspaceClientCapabilities(apply_edit=True)
+            ),
+            initialization_options={"lsp": {"prefetch": "fix" if prefetch else False}},
+        )
+    )
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(URI, "markdown", 1, "x\n"))
+    )
+    return session
+
+
+async def measure(
+    standin: StandIn, env: dict[str, str], count: int, prefetch: bool
+) -> dict[str, Any]:
+    session = await start(standin, env, prefetch)
+    pid = session.client._server.pid
+    actions, commands = [], []
+    await session.execute((await session.code_action("warm up the path"))[1])
+    rss_before = rss_kib(pid)
+    for n in range(count):
+        line = f"sentence number {n} {'prefetched' if prefetch else 'fresh'} for the bench"
+        elapsed, command = await session.code_action(line)
+        actions.append(elapsed)
+        if prefetch:  # let the prefetch finish, as when a person reads the menu
+            done = sum(1 for r in standin.chat_requests() if r.completed)
+            target = done + 1
+            deadline = time.monotonic() + 5
+            while sum(1 for r in standin.chat_requests() if r.completed) < target:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.001)
+        commands.append(await session.execute(command))
+    rss_after = rss_kib(pid)
+    await session.client.shutdown_session()
+    logged = (ENGINE_MS.search(m.message) for m in session.client.log_messages)
+    engine = [float(found.group(1)) for found in logged if found][-count:]
+    overhead = [c - e for c, e in zip(commands, engine, strict=False)]
+    return {
+        "actions": actions,
+        "commands": commands,
+        "overhead": overhead,
+        "rss": (rss_before, rss_after),
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def report(count: int, fresh: dict[str, Any], prefetched: dict[str, Any]) -> str:
+    def row(name: str, values: list[float], target: str) -> str:
+        p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+        return f"| {name} | {p50:.2f} | {p99:.2f} | {target} |"
+
+    rows = [
+        "| measurement | p50 ms | p99 ms | target |",
+        "|---|---|---|---|",
+        row("codeAction answer", fresh["actions"], "≤ 1 p50"),
+        row("executeCommand → applyEdit, total", fresh["commands"], ""),
+        row("... server-side overhead (total − engine)", fresh["overhead"], "≤ 2 p50, ≤ 10 p99"),
+        row("prefetched action: executeCommand → applyEdit", prefetched["commands"], "≤ 5 p50"),
+    ]
+    before, after = fresh["rss"]
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return (
+        f"### Language server, {stamp}\n\nMachine: {machine()}. {count} requests each pass "
+        f"through a stdio client; zero-latency stand-in.\n\n" + "\n".join(rows) + "\n\n"
+        f"Server RSS over the {count} fresh requests: {before / 1024:.1f} MiB before, "
+        f"{after / 1024:.1f} MiB after.\n"
+    )
+
+
+async def main_async(count: int) -> str:
+    with (
+        StandIn(reply="They're going to the store.") as standin,
+        tempfile.TemporaryDirectory() as home,
+    ):
+        env = {**os.environ, "XDG_CACHE_HOME": f"{home}/cache", "XDG_CONFIG_HOME": f"{home}/config"}
+        fresh = await measure(standin, env, count, prefetch=False)
+        prefetched = await measure(standin, env, count, prefetch=True)
+    return report(count, fresh, prefetched)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    text = asyncio.run(main_async(args.requests))
+    print(text)
+    if args.record:
+        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as file:
+            file.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
