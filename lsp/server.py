@@ -37,6 +37,25 @@ class RewriteProtocol(LanguageServerProtocol):
         _prefer_utf8(params.capabilities)
         return (yield from super().lsp_initialize(params))
 
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if callback == self._check_handler_result:
+            # A notification. pygls 2.1.1 keeps each one's future forever (700 bytes per
+            # didChange); forget it when it is done.
+            check = callback
+
+            def callback(future: Any) -> None:
+                self._request_futures.pop(msg_id, None)
+                check(future)
+
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
         server = self._server
