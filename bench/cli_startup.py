@@ -11,9 +11,7 @@ in turn (interleaved, so machine noise hits them alike); the table shows the med
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine, publish  # noqa: E402
+from bench.common import parser as bench_parser  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
 
@@ -60,23 +60,6 @@ def fixed(command: list[str], data: bytes = b"") -> Case:
     return lambda run: (command, data)
 
 
-def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor() or "unknown CPU",
-        )
-        if Path("/proc/cpuinfo").exists()
-        else platform.processor()
-    )
-    system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
-
-
 def report(times: dict[str, list[float]], runs: int) -> str:
     bare = statistics.median(times["python -c pass"])
     rows = ["| command | median ms | p90 ms | median over bare python |", "|---|---|---|---|"]
@@ -90,13 +73,8 @@ def report(times: dict[str, list[float]], runs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument(
-        "--record", action="store_true", help="append the results to bench/RESULTS.md"
-    )
     args = parser.parse_args()
     with (
         StandIn(reply="They're going to the store.") as standin,
@@ -119,10 +97,7 @@ def main() -> int:
             "python -c 'import ollama'": fixed([sys.executable, "-c", "import ollama"]),
         }
         text = report(measure(cases, args.runs, env), args.runs)
-    print(text)
-    if args.record:
-        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-            results.write("\n" + text)
+    publish(text, args.record)
     return 0
 
 

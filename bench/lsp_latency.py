@@ -14,7 +14,6 @@ after the run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
@@ -29,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from lsprotocol import types  # noqa: E402
 
-from bench.cli_startup import machine  # noqa: E402
+from bench.common import machine, publish  # noqa: E402
+from bench.common import parser as bench_parser  # noqa: E402
 from tests.lsp_client import SERVER_COMMAND, make_client  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
@@ -202,17 +202,11 @@ async def main_async(count: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     text = asyncio.run(main_async(args.requests))
-    print(text)
-    if args.record:
-        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as file:
-            file.write("\n" + text)
+    publish(text, args.record)
     return 0
 
 

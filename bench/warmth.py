@@ -11,7 +11,6 @@ the same schedule without the keeper, to show what it prevents.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -22,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cli_startup import machine  # noqa: E402
+from bench.common import machine  # noqa: E402
+from bench.common import parser as bench_parser  # noqa: E402
 from rewrite import Engine, RewriteRequest  # noqa: E402
 from rewrite.cache import Cache  # noqa: E402
 from rewrite.config import Settings  # noqa: E402
@@ -85,12 +85,9 @@ def report(seconds: float, results: dict[str, dict[str, float]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--control", action="store_true", help="also run without the keeper")
-    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     results = {"with KeepWarm": run(args.seconds, keep_warm=True)}
     if args.control:
