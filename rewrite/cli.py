@@ -213,8 +213,8 @@ COMMANDS = {
     "status": "rewrite.status:status_command",
     "pull": "rewrite.pull_view:pull_command",
     "lsp": "rewrite_lsp.server:lsp_command",
-    "shell-init": "rewrite.shell_init:shell_init_command",
     "shell": "rewrite.shell:shell_command",
+    "shell-init": "rewrite.shell_init:shell_init_command",
 }
 
 

@@ -21,7 +21,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-COMMANDS = ("actions", "bench", "cache", "config", "lsp", "pull", "shell", "status", "warm")
+COMMANDS = (
+    "actions",
+    "bench",
+    "cache",
+    "config",
+    "lsp",
+    "pull",
+    "shell",
+    "shell-init",
+    "status",
+    "warm",
+)
 DEFAULT_MODEL = "qwen2.5:1.5b"
 DEFAULT_OPTIONS: Mapping[str, Any] = {"num_ctx": 2048, "temperature": 0}
 DEFAULT_KEEP_ALIVE = "30m"
