@@ -118,6 +118,9 @@ class Jobs:
             log.info("rewrite of %s cancelled", job.uri)
         except RewriteError as error:
             self.server.tell(f"Rewrite failed, the text is unchanged: {error}")
+        except Exception as error:  # e.g. the editor answered applyEdit with an error
+            log.exception("rewrite of %s failed", job.uri)
+            self.server.tell(f"Rewrite failed, the text is unchanged: {error!r}")
         finally:
             if progress is not None:
                 progress.end()
