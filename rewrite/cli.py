@@ -32,6 +32,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+COMMANDS_HELP = """commands:
+  actions     list the actions, one line each
+  config      show the effective settings and where each came from (--init: a starter file)
+  status      each server: reachable, models, what is loaded, on GPU or CPU, a verdict
+  warm        load the model now, with the options rewrites use
+  pull        download a model, with a progress bar
+  cache       stats or clear: the cache of earlier rewrites
+  shell       rewrite text interactively
+  shell-init  print key bindings for zsh, bash or fish
+  lsp         the language server on stdio (also: rewrite-lsp)"""
+
 _VALUE_OPTIONS = {"--host", "--model", "--config", "--to", "--param", "-p", "--instruction", "-i"}
 
 
@@ -40,14 +51,11 @@ def _rewrite_parser() -> argparse.ArgumentParser:
         prog="rewrite",
         usage="rewrite [options] ACTION [TEXT ...]\n"
         "       rewrite [options] --instruction TEXT [TEXT ...]\n"
-        "       rewrite {actions,config} [options]",
+        "       rewrite COMMAND [options]    (rewrite COMMAND --help tells more)",
         description="Rewrite TEXT (or stdin when no TEXT is given) with a local model and print "
-        "the "
-        "result. Whitespace around the text, indentation and line endings are kept exactly.",
-        epilog="commands:\n  actions   list the actions, one line each\n"
-        "  config    show the effective settings and where each came from\n"
-        "            (--init writes a starter file)\n\n"
-        f"{EXIT_CODES_HELP}\n\nexample: echo 'their going too the store' | rewrite fix",
+        "the result. Whitespace around the text, indentation and line endings are kept exactly.",
+        epilog=f"{COMMANDS_HELP}\n\n{EXIT_CODES_HELP}\n\n"
+        "example: echo 'their going too the store' | rewrite fix",
         formatter_class=help_formatter,
     )
     parser.add_argument("words", nargs="*", metavar="ACTION [TEXT ...]", help=argparse.SUPPRESS)
