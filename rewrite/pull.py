@@ -42,10 +42,10 @@ it keeps the partial download and resumes it when the same model is pulled again
 
 from __future__ import annotations
 
-from .config import DEFAULT_TIMEOUT
 from .errors import HostUnreachable, ModelNotFound, RewriteError, ServerError, UsageError
 from .record import Record
 from .routing import unreachable_message
+from .settings import DEFAULT_TIMEOUT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,0 +1,138 @@
+"""The settings records and their defaults: what every part of rewrite reads.
+
+`rewrite.config` builds them from flags, environment, layers and the config file.
+"""
+
+from __future__ import annotations
+
+from .actions import BUILTIN_ACTIONS, Action
+from .hosts import DEFAULT_HOST, Host, parse_host
+from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+COMMANDS = (
+    "actions",
+    "bench",
+    "cache",
+    "config",
+    "lsp",
+    "pull",
+    "shell",
+    "shell-init",
+    "status",
+    "warm",
+)
+DEFAULT_MODEL = "qwen2.5:1.5b"
+DEFAULT_OPTIONS: Mapping[str, Any] = {"num_ctx": 2048, "temperature": 0}
+DEFAULT_KEEP_ALIVE = "30m"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_INPUT_CHARS = 20_000
+DEFAULT_CACHE_ENTRIES = 20_000
+
+# Options that make Ollama reload the model when they change between requests.
+LOAD_TIME_OPTIONS = (
+    "num_ctx",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "use_mmap",
+    "num_thread",
+    "draft_num_predict",
+    "shift",
+)
+
+
+class Overrides(Record):
+    """What the command line said; None or empty means 'not given'."""
+
+    __slots__ = ("config", "hosts", "model")
+
+    def __init__(
+        self, hosts: tuple[str, ...] = (), model: str | None = None, config: str | None = None
+    ) -> None:
+        self.hosts = hosts
+        self.model = model
+        self.config = config
+
+
+class CacheSettings(Record):
+    """`cache:` in the config file."""
+
+    __slots__ = ("deterministic_only", "enabled", "max_entries")
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        max_entries: int = DEFAULT_CACHE_ENTRIES,
+        deterministic_only: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.max_entries = max_entries
+        self.deterministic_only = deterministic_only
+
+
+class LspSettings(Record):
+    """`lsp:` in the config file: the language server's own settings."""
+
+    __slots__ = ("log_text", "prefetch")
+
+    def __init__(self, prefetch: str | None = "fix", log_text: bool = False) -> None:
+        self.prefetch = prefetch  # the action started when a selection gets code actions
+        self.log_text = log_text  # log the user's text to the editor (off: it may be private)
+
+
+class Settings(Record):
+    """Everything a rewrite needs to know, resolved once."""
+
+    __slots__ = (
+        "actions",
+        "auto_pull",
+        "autostart",
+        "cache",
+        "config_file",
+        "hosts",
+        "keep_alive",
+        "lsp",
+        "max_input_chars",
+        "model",
+        "options",
+        "sources",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        hosts: tuple[Host, ...] | None = None,
+        model: str = DEFAULT_MODEL,
+        keep_alive: str | float = DEFAULT_KEEP_ALIVE,
+        options: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+        actions: Mapping[str, Action] | None = None,
+        config_file: str | None = None,
+        sources: Mapping[str, str] | None = None,
+        cache: CacheSettings | None = None,
+        auto_pull: bool = True,
+        autostart: bool | None = None,
+        lsp: LspSettings | None = None,
+    ) -> None:
+        self.hosts = hosts or (parse_host(DEFAULT_HOST),)
+        self.model = model
+        self.keep_alive = keep_alive
+        self.options: Mapping[str, Any] = {**DEFAULT_OPTIONS, **(options or {})}
+        self.timeout = timeout
+        self.max_input_chars = max_input_chars
+        self.actions: Mapping[str, Action] = actions or dict(BUILTIN_ACTIONS)
+        self.config_file = config_file
+        self.sources: Mapping[str, str] = sources or {}
+        self.cache = cache or CacheSettings()
+        self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
+        self.autostart = autostart  # None: start `ollama serve` for the local default host only
+        self.lsp = lsp or LspSettings()
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, "default")
