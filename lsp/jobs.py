@@ -18,6 +18,7 @@ from lsprotocol import types
 
 from rewrite.aio import rewrite_async
 from rewrite.errors import RewriteError
+from rewrite.frame import to_lf
 from rewrite.prose import join_prose, split_prose
 from rewrite.record import Record
 from rewrite.results import RewriteRequest
@@ -133,7 +134,7 @@ class Jobs:
         self._adopt_prefetch(job)
         source = self.server.workspace.get_text_document(job.uri).source
         newline = newline_of(source)
-        prose = split_prose(_lf(selected))
+        prose = split_prose(to_lf(selected))
         request = RewriteRequest(prose.text, job.action)
         result = await rewrite_async(self.server.engine, request)
         replacement = join_prose(prose, result.text).replace("\n", newline)
@@ -174,7 +175,7 @@ class Jobs:
     async def _prefetch(self, text: str, action: str) -> None:
         # A prefetch is only a guess: the real request reports its own errors.
         with contextlib.suppress(RewriteError, asyncio.CancelledError):
-            request = RewriteRequest(split_prose(_lf(text)).text, action)
+            request = RewriteRequest(split_prose(to_lf(text)).text, action)
             await rewrite_async(self.server.engine, request)
 
     def _adopt_prefetch(self, job: Job) -> None:
@@ -210,7 +211,3 @@ class Progress:
         if self.begun:
             progress.end(self.token, types.WorkDoneProgressEnd())
         progress.tokens.pop(self.token, None)  # pygls keeps them forever otherwise
-
-
-def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -33,7 +33,8 @@ def _has_content(line: str) -> bool:
     return not all(map(_is_ws, line))
 
 
-def _lf(text: str) -> str:
+def to_lf(text: str) -> str:
+    """The text with every line ending (CRLF, CR) turned into LF."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -63,7 +64,7 @@ def split_frame(text: str) -> Frame:
     while cut and first_line[cut - 1].isspace():
         cut -= 1
     indent = first_line[cut:]
-    lines = _lf(text[start:end]).split("\n")
+    lines = to_lf(text[start:end]).split("\n")
     rest = [line for line in lines[1:] if _has_content(line)]
     if not all(line.startswith(indent) for line in rest):
         indent = ""
@@ -75,7 +76,7 @@ def split_frame(text: str) -> Frame:
 def restore_frame(frame: Frame, rewritten: str) -> str:
     """Put the model's text back into the frame of the original text."""
     start, end = _bounds(rewritten)
-    lines = _lf(rewritten[start:end]).split("\n")
+    lines = to_lf(rewritten[start:end]).split("\n")
     if frame.indent:
         lines[1:] = [frame.indent + line if _has_content(line) else line for line in lines[1:]]
     return frame.lead + frame.newline.join(lines) + frame.trail

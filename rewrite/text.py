@@ -19,9 +19,9 @@ from functools import cache, lru_cache
 
 from .actions import CANNOT_REWRITE as CANNOT_REWRITE
 from .frame import Frame as Frame
-from .frame import _lf
 from .frame import restore_frame as restore_frame
 from .frame import split_frame as split_frame
+from .frame import to_lf
 from .record import Record
 
 TYPE_CHECKING = False
@@ -337,7 +337,7 @@ def _clean(text: str, source: str, final: bool) -> str:
 
 def clean_reply(reply: str, source: str) -> str:
     """The reply without the chatter small models add, stripped of surrounding whitespace."""
-    return _clean(_strip_think(_lf(reply), source, True), source, True)
+    return _clean(_strip_think(to_lf(reply), source, True), source, True)
 
 
 class StreamCleaner:
@@ -351,7 +351,7 @@ class StreamCleaner:
     def feed(self, delta: str) -> str:
         """Take the next piece of the reply; return newly settled cleaned text (maybe "")."""
         self._parts.append(delta)
-        text = _strip_think(_lf("".join(self._parts)), self._source, False)
+        text = _strip_think(to_lf("".join(self._parts)), self._source, False)
         return self._advance(_clean(text, self._source, False))
 
     def finish(self) -> str:
