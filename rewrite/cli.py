@@ -147,7 +147,7 @@ def _rewrite_pulling(engine: Engine, request: RewriteRequest) -> RewriteResult:
     try:
         return engine.rewrite(request)
     except ModelNotFound as missing:
-        if not (engine.settings.auto_pull and sys.stderr.isatty()):
+        if not (missing.pullable and engine.settings.auto_pull and sys.stderr.isatty()):
             raise
         from .pull_view import RESUME_HINT, pull_with_progress
 

@@ -6,6 +6,7 @@ import json
 
 from .cli_common import ExitCode, command_parser, guarded, settings_from, warn, write
 from .config import Overrides, config_path
+from .hosts import OLLAMA
 
 
 @guarded
@@ -77,8 +78,11 @@ def warm_command(argv: list[str]) -> int:
 
     settings = settings_from(args)
     result = warm_up(Engine(settings, warn=warn), args.model)
-    write(
-        f"{result.model} is ready on {result.host} after {result.wall_ms / 1000:.2f} s "
-        f"(kept loaded for {settings.keep_alive} after each request)\n"
+    kept = (
+        f"kept loaded for {settings.keep_alive} after each request"
+        if result.api == OLLAMA
+        else "the server keeps it loaded"
     )
+    took = f"{result.wall_ms / 1000:.2f} s"
+    write(f"{result.model} is ready on {result.host} after {took} ({kept})\n")
     return ExitCode.OK

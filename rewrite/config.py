@@ -13,7 +13,7 @@ import re
 from . import paths
 from .actions import BUILTIN_ACTIONS, CUSTOM_ACTION, Action, Example
 from .errors import ConfigError
-from .hosts import Host, parse_host
+from .hosts import APIS, Host, parse_host
 from .settings import (  # re-exported: the settings are read as rewrite.config.Settings
     COMMANDS,
     LOAD_TIME_OPTIONS,
@@ -46,6 +46,7 @@ _GO_DURATION = re.compile(
     r"-?(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))*"
 )
 _ACTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def config_path(overrides: Overrides) -> tuple[str, bool]:
@@ -208,6 +209,7 @@ _TOP_KEYS = (
     "lsp",
 )
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
+_HOST_KEYS = ("url", "api", "api_key_env", "headers")
 _LSP_KEYS = ("prefetch", "log_text")
 _ACTION_KEYS = ("description", "instruction", "prefix", "model", "options", "examples", "params")
 
@@ -258,13 +260,48 @@ def _cache(check: _Checker, value: Any, defaults: CacheSettings) -> CacheSetting
 
 
 def _config_hosts(check: _Checker, value: Any) -> tuple[Host, ...]:
-    items = [value] if isinstance(value, str) else value
+    items = [value] if isinstance(value, (str, dict)) else value
     if not isinstance(items, list) or not items:
-        raise check.fail(("hosts",), f"expected a URL or a list of URLs, got {_kind(value)}")
+        raise check.fail(("hosts",), f"expected a URL or a list of hosts, got {_kind(value)}")
+    return tuple(_host_entry(check, ("hosts",), item) for item in items)
+
+
+def _host_entry(check: _Checker, key: KeyPath, item: Any) -> Host:
+    """A URL, or a mapping: url, api, api_key_env (a variable's NAME), headers."""
+    if isinstance(item, str):
+        return _parsed_host(check, key, item, None)
+    if not isinstance(item, dict):
+        raise check.fail(key, f"expected a URL or a mapping with a url, got {_kind(item)}")
+    fields = check.mapping(key, item)
+    check.known_keys(key, fields, _HOST_KEYS)
+    if "url" not in fields:
+        raise check.fail(key, "a host given as a mapping needs a 'url'")
+    api = fields.get("api")
+    if api is not None and api not in APIS:
+        raise check.fail((*key, "api"), f"expected one of {', '.join(APIS)}, got {api!r}")
+    host = _parsed_host(check, (*key, "url"), fields["url"], api)
+    api_key_env = fields.get("api_key_env")
+    if api_key_env is not None:
+        api_key_env = check.string((*key, "api_key_env"), api_key_env)
+        if not _VARIABLE_NAME.fullmatch(api_key_env):
+            raise check.fail(
+                (*key, "api_key_env"),
+                "expected the NAME of an environment variable (such as OPENAI_API_KEY), "
+                "not the key itself",
+            )
+    headers = check.mapping((*key, "headers"), fields.get("headers") or {})
+    pairs = tuple(
+        (str(name), check.string((*key, "headers", str(name)), template))
+        for name, template in headers.items()
+    )
+    return host.replace(api_key_env=api_key_env, headers=pairs)
+
+
+def _parsed_host(check: _Checker, key: KeyPath, value: Any, api: str | None) -> Host:
     try:
-        return tuple(parse_host(check.string(("hosts",), item)) for item in items)
+        return parse_host(check.string(key, value), api)
     except ConfigError as exc:
-        raise check.fail(("hosts",), str(exc)) from None
+        raise check.fail(key, str(exc)) from None
 
 
 def parse_keep_alive(value: Any) -> str | float | None:

@@ -8,6 +8,7 @@ import os
 from .actions import BUILTIN_ACTIONS
 from .config import Settings
 from .errors import UsageError
+from .hosts import Host, parse_host
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,7 +18,13 @@ STARTER = """\
 # rewrite's config file (YAML). Every key is optional; the values below are the defaults.
 # `rewrite config` shows the settings in effect and where each one came from.
 
-# Ollama servers, tried in order (OLLAMA_HOST and --host take precedence).
+# Servers, tried in order (OLLAMA_HOST and --host take precedence). A URL ending in /v1 is
+# an OpenAI-compatible server (llama.cpp, vLLM, LM Studio, LiteLLM). A host may also be a
+# mapping, for an API key or a proxy's headers; secrets stay in environment variables:
+#   - url: https://gpu-box.example:8443/v1
+#     api: openai                       # or ollama; default: from the URL
+#     api_key_env: GPU_BOX_KEY          # the NAME of a variable holding a bearer token
+#     headers: {X-Team: "${TEAM_TOKEN}"}
 hosts: [http://127.0.0.1:11434]
 
 # The model: 1.5B-3B instruct models are the practical floor for rewriting.
@@ -94,7 +101,7 @@ def render(settings: Settings) -> str:
     file_note = str(settings.config_file) if settings.config_file else "none (defaults in use)"
     lines = [f"# config file: {file_note}"]
     values: dict[str, Any] = {
-        "hosts": [host.url for host in settings.hosts],
+        "hosts": [_host(host) for host in settings.hosts],
         "model": settings.model,
         "keep_alive": settings.keep_alive,
         "options": dict(settings.options),
@@ -118,6 +125,12 @@ def render(settings: Settings) -> str:
         shown = {k: v for k, v in fields.items() if v}
         lines.append(f"  {name}: {_flow(shown)}  # {origin}")
     return "\n".join(lines) + "\n"
+
+
+def _host(host: Host) -> str | dict[str, Any]:
+    """A plain URL when that says it all; otherwise the mapping, with no secret in it."""
+    shown = host.describe()
+    return host.url if shown == parse_host(host.url).describe() else shown
 
 
 def _flow(value: Any) -> str:

@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
     from typing import Any
 
-    from .backend import ChatStream, Ollama
-    from .cache import ModelInfo
+    from .backend import Backend, ChatStream
     from .config import Settings
 
 __all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timings"]
@@ -157,25 +156,14 @@ class Engine:
                 return info.digest
         return ""
 
-    def _open(self, plan: _Plan) -> tuple[Ollama, ChatStream]:
+    def _open(self, plan: _Plan) -> tuple[Backend, ChatStream]:
+        from .backend import Chat
         from .routing import route
 
-        def chat(server: Ollama, info: ModelInfo) -> ChatStream:
-            return server.chat(self._chat_body(plan, info.capabilities))
-
-        return route(self.settings, plan.model, self.cache, chat, warn=self.warn)
-
-    def _chat_body(self, plan: _Plan, capabilities: tuple[str, ...]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": plan.model,
-            "messages": plan.messages,
-            "stream": True,
-            "keep_alive": self.settings.keep_alive,
-            "options": plan.options,
-        }
-        if "thinking" in capabilities:
-            body["think"] = False
-        return body
+        chat = Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive)
+        return route(
+            self.settings, plan.model, self.cache, lambda server: server.chat(chat), warn=self.warn
+        )
 
 
 class _Flight:

@@ -7,7 +7,8 @@
     ├── ServerError              the rewrite failed on the server: HTTP error, error line
     │   │                        mid-stream, malformed or truncated reply, a stall
     │   └── RejectedReply        the model answered, but the guard would not let it replace the text
-    ├── HostUnreachable          no Ollama server answered at any configured host
+    ├── HostUnreachable          no server answered at any configured host
+    │   └── AccessDenied         a server answered, but refused us (HTTP 401/403)
     ├── ModelNotFound            the server does not have the model
     └── Cancelled                the caller stopped the rewrite (the HTTP stream was closed)
 
@@ -60,23 +61,36 @@ class RejectedReply(ServerError):
 
 
 class HostUnreachable(RewriteError):
-    """No Ollama server could be reached."""
+    """No server could be reached; `api` is what the hosts speak ("ollama" or "openai")."""
 
-    def __init__(self, message: str, *, hosts: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, *, hosts: tuple[str, ...] = (), api: str = "ollama") -> None:
         super().__init__(message)
         self.hosts = hosts
+        self.api = api
+
+
+class AccessDenied(HostUnreachable):
+    """The server refused our credentials, or wants some (HTTP 401 or 403)."""
 
 
 class ModelNotFound(RewriteError):
     """The model is not available on the server."""
 
-    def __init__(self, model: str, *, host: str | None = None, message: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        host: str | None = None,
+        message: str | None = None,
+        pullable: bool = True,
+    ) -> None:
         where = f" on {host}" if host else ""
         super().__init__(
             message or f"model '{model}' is not available{where}: run `rewrite pull {model}`"
         )
         self.model = model
         self.host = host
+        self.pullable = pullable  # an Ollama server can download it; others cannot
 
 
 class Cancelled(RewriteError):

@@ -42,7 +42,15 @@ it keeps the partial download and resumes it when the same model is pulled again
 
 from __future__ import annotations
 
-from .errors import HostUnreachable, ModelNotFound, RewriteError, ServerError, UsageError
+from .errors import (
+    AccessDenied,
+    HostUnreachable,
+    ModelNotFound,
+    RewriteError,
+    ServerError,
+    UsageError,
+)
+from .hosts import OLLAMA
 from .record import Record
 from .routing import unreachable_message
 from .settings import DEFAULT_TIMEOUT
@@ -131,7 +139,14 @@ def pull_model(settings: Settings, model: str, on_progress: Callable[[PullProgre
     """
     read_timeout = pull_read_timeout(settings)
     unreachable: list[HostUnreachable] = []
-    for host in settings.hosts:
+    ollama_hosts = [host for host in settings.hosts if host.api == OLLAMA]
+    if not ollama_hosts:
+        raise UsageError(
+            "pulling a model is Ollama's; "
+            + ", ".join(host.url for host in settings.hosts)
+            + " speaks the OpenAI API: load models there with the server's own tools"
+        )
+    for host in ollama_hosts:
         try:
             _pull_from(host, model, read_timeout, on_progress)
         except HostUnreachable as error:
@@ -177,7 +192,7 @@ def _connection_options(host: Host) -> dict[str, Any]:
     """Reach the host the way a rewrite does: directly (the server itself downloads the
     model, so a proxy from the environment has no business on this hop), and over https
     with the system's certificate store."""
-    options: dict[str, Any] = {"trust_env": False}
+    options: dict[str, Any] = {"trust_env": False, "headers": host.request_headers()}
     if host.scheme == "https":
         import ssl
 
@@ -247,6 +262,11 @@ def translate_error(exc: Exception, host: Host, model: str, read_timeout: float)
 def _response_error(exc: ResponseError, host: Host, model: str) -> RewriteError:
     message = str(exc.error).strip()
     status = exc.status_code if exc.status_code > 0 else None
+    if status in (401, 403):
+        return AccessDenied(
+            f"the server at {host} refused access (HTTP {status}: {message}): {host.auth_hint()}",
+            hosts=(host.url,),
+        )
     unknown = any(marker in message.lower() for marker in _UNKNOWN_MODEL_MARKERS)
     if unknown or (status == 404 and message != _NO_SUCH_PATH):
         return ModelNotFound(

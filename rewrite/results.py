@@ -36,10 +36,11 @@ class RewriteRequest(Record):
 
 
 class Timings(Record):
-    """Milliseconds. wall and first_token are measured by the client; the rest come from the
-    server's final chunk."""
+    """Milliseconds and token counts. wall and first_token are measured by the client; the
+    rest come from the server, where it reports them (0 where it does not)."""
 
     __slots__ = (
+        "cached_tokens",
         "eval_ms",
         "first_token_ms",
         "load_ms",
@@ -60,6 +61,7 @@ class Timings(Record):
         total_ms: float = 0.0,
         prompt_tokens: int = 0,
         output_tokens: int = 0,
+        cached_tokens: int | None = None,
     ) -> None:
         self.wall_ms = wall_ms
         self.first_token_ms = first_token_ms
@@ -69,6 +71,7 @@ class Timings(Record):
         self.total_ms = total_ms
         self.prompt_tokens = prompt_tokens
         self.output_tokens = output_tokens
+        self.cached_tokens = cached_tokens  # prompt tokens the server reused; None: not said
 
     @classmethod
     def from_final_chunk(cls, chunk: dict[str, Any]) -> Timings:

@@ -1,20 +1,21 @@
 """Which server a request goes to: the first configured host that answers and has the model.
 
-When no host answers and one of them is this machine's, `ollama serve` may be started for
-it (config `autostart`); a remote host is never started.
+When no host answers and one of them is this machine's Ollama, `ollama serve` may be started
+for it (config `autostart`); a remote host, or one speaking the OpenAI API, is never started.
 """
 
 from __future__ import annotations
 
-from .backend import Ollama
-from .errors import HostUnreachable, ModelNotFound
+from .backend import Backend, connect
+from .errors import AccessDenied, HostUnreachable, ModelNotFound
+from .hosts import OLLAMA
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from .cache import Cache, ModelInfo
+    from .cache import Cache
     from .config import Settings
     from .hosts import Host
 
@@ -27,44 +28,45 @@ def route(
     settings: Settings,
     model: str,
     memo: Cache | None,
-    call: Callable[[Ollama, ModelInfo], T],
+    call: Callable[[Backend], T],
     *,
     warn: Callable[[str], None] | None = None,
-) -> tuple[Ollama, T]:
+) -> tuple[Backend, T]:
     """Run `call` on the first host that is up and has the model."""
     unreachable: list[HostUnreachable] = []
-    missing: list[str] = []
+    missing: list[ModelNotFound] = []
     for host in settings.hosts:
-        server = Ollama(host, timeout=settings.timeout, memo=memo)
+        server = connect(host, timeout=settings.timeout, memo=memo)
         try:
-            return server, call(server, server.model_info(model))
+            return server, call(server)
         except HostUnreachable as error:
             unreachable.append(error)
-        except ModelNotFound:
+        except ModelNotFound as error:
             server.forget(model)
-            missing.append(host.url)
+            missing.append(error)
     if missing:
-        raise ModelNotFound(model, host=", ".join(missing))
+        raise _missing(model, missing)
     started = _start_local_server(settings, warn)
     if started is not None:
-        server = Ollama(started, timeout=settings.timeout, memo=memo)
-        return server, call(server, server.model_info(model))
+        server = connect(started, timeout=settings.timeout, memo=memo)
+        return server, call(server)
     hosts = tuple(host for error in unreachable for host in error.hosts)
     raise HostUnreachable(unreachable_message(unreachable), hosts=hosts)
 
 
-def known_digest(settings: Settings, model: str, memo: Cache) -> str:
-    """The model's digest as last reported by a configured host, or "" (no request made)."""
-    for host in settings.hosts:
-        info = memo.model_info(f"{host.url} {model}")
-        if info is not None:
-            return info.digest
-    return ""
+def _missing(model: str, errors: list[ModelNotFound]) -> ModelNotFound:
+    if len(errors) == 1:
+        return errors[0]
+    if all(error.pullable for error in errors):
+        return ModelNotFound(model, host=", ".join(str(error.host) for error in errors))
+    return ModelNotFound(model, message="; ".join(str(error) for error in errors), pullable=False)
 
 
 def may_autostart(host: Host, setting: bool | None) -> bool:
     """`autostart: true` allows any host on this machine; unset, only the default one."""
-    if setting is False or host.scheme != "http" or host.host not in _LOCAL_NAMES:
+    if setting is False or host.api != OLLAMA:
+        return False
+    if host.scheme != "http" or host.host not in _LOCAL_NAMES:
         return False
     return setting is True or host.is_local_default
 
@@ -82,13 +84,21 @@ def unreachable_message(errors: list[HostUnreachable]) -> str:
     """What went wrong at each host, and what to do about it."""
     import shutil
 
-    hosts = [host for error in errors for host in error.hosts]
-    local = any(h.startswith(("http://127.", "http://localhost", "http://[::1]")) for h in hosts)
-    if local and shutil.which("ollama") is None:
+    refused = [error for error in errors if not isinstance(error, AccessDenied)]
+    if not refused:  # each refusal already says which credentials to set
+        return "; ".join(str(error) for error in errors)
+    local_ollama = any(
+        error.api == OLLAMA and host.startswith(("http://127.", "http://localhost", "http://[::1]"))
+        for error in refused
+        for host in error.hosts
+    )
+    if local_ollama and shutil.which("ollama") is None:
         fix = (
             "Ollama is not installed here: get it from https://ollama.com/download, "
             "then run `ollama serve`"
         )
-    else:
+    elif all(error.api == OLLAMA for error in refused):
         fix = "start it with `ollama serve`, or point OLLAMA_HOST or --host at a running server"
+    else:
+        fix = "start the server, or point --host or the config's hosts at a running one"
     return "; ".join([*(str(error) for error in errors), fix])

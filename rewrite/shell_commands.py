@@ -133,15 +133,13 @@ class SlashCompleter(Completer):
         threading.Thread(target=self._fetch_models, daemon=True).start()
 
     def _fetch_models(self) -> None:
-        from .backend import Ollama
+        from .backend import connect
         from .errors import RewriteError
 
-        host = self.state.settings.hosts[0]
         try:
-            tags = Ollama(host, timeout=5.0).get_json("/api/tags") or {}
+            self.models = sorted(connect(self.state.settings.hosts[0], timeout=5.0).models())
         except RewriteError:
             return
-        self.models = sorted(str(m.get("name")) for m in tags.get("models") or ())
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor

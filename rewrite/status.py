@@ -1,8 +1,8 @@
-"""`rewrite status`: what each configured Ollama server has, and whether a rewrite is fast now.
+"""`rewrite status`: what each configured server has, and whether a rewrite is fast now.
 
-Gathering (`/api/version`, `/api/tags`, `/api/ps` on every host at once, short timeouts; none
-loads a model), judging (a pure function of those facts, the model and num_ctx) and rendering
-(text or JSON) are kept apart.
+Gathering (for Ollama `/api/version`, `/api/tags`, `/api/ps`; for an OpenAI-compatible
+server `/models`; every host at once, short timeouts; none loads a model), judging (a pure
+function of those facts, the model and num_ctx) and rendering (text or JSON) are kept apart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from datetime import datetime
 
 from . import wire
 from .cli_common import ExitCode, command_parser, guarded, settings_from, write
-from .errors import HostUnreachable, ServerError
+from .errors import AccessDenied, HostUnreachable, ServerError
+from .hosts import OLLAMA, OPENAI
 from .record import Record
 from .routing import unreachable_message
 
@@ -35,7 +36,7 @@ READY, COLD, MISSING, UNREACHABLE, BROKEN = "ready", "cold", "missing", "unreach
 EXIT_CODES_HELP = """exit codes:
   0  some server can rewrite with the model now (ready) or after loading it (cold)
   1  the servers answered, but only with errors
-  3  no Ollama server answered
+  3  no server answered, or every one refused access
   4  the servers answered, but none has the model (rewrite pull MODEL)"""
 
 
@@ -76,7 +77,7 @@ class Loaded(Record):
 class HostFacts(Record):
     """What one host told us; `error` says why the rest is missing."""
 
-    __slots__ = ("error", "loaded", "models", "reachable", "url", "version")
+    __slots__ = ("api", "error", "loaded", "models", "reachable", "url", "version")
 
     def __init__(
         self,
@@ -86,8 +87,10 @@ class HostFacts(Record):
         version: str | None = None,
         models: tuple[Available, ...] = (),
         loaded: tuple[Loaded, ...] = (),
+        api: str = OLLAMA,
     ) -> None:
         self.url = url
+        self.api = api
         self.reachable = reachable
         self.error = error
         self.version = version
@@ -112,6 +115,8 @@ def judge(facts: HostFacts, model: str, num_ctx: int | None, now: float) -> Judg
     if facts.error is not None:
         return Judgement(BROKEN, f"error: {error}")
     key = model_key(model)
+    if facts.api == OPENAI:
+        return _judge_openai(facts, model)
     if not any(model_key(m.name) == key for m in facts.models):
         pull = f"run `rewrite pull {model}`"
         return Judgement(MISSING, f"missing: {model} is not on this server; {pull}")
@@ -123,6 +128,16 @@ def judge(facts: HostFacts, model: str, num_ctx: int | None, now: float) -> Judg
     verdict = f"ready: {model} loaded {placement(cpu_share(loaded.size, loaded.size_vram))}"
     warnings = _warnings(model, loaded, num_ctx)
     return Judgement(READY, f"{verdict}, {expiry}" if expiry else verdict, warnings)
+
+
+def _judge_openai(facts: HostFacts, model: str) -> Judgement:
+    """An OpenAI-compatible server lists what it serves and keeps it loaded itself."""
+    names = [m.name for m in facts.models]
+    if model not in names:
+        listed = f"it lists {', '.join(names)}" if names else "it lists no models"
+        fix = "choose one with --model or `model:` in the config"
+        return Judgement(MISSING, f"missing: {model} is not served here ({listed}); {fix}")
+    return Judgement(READY, f"ready: {model} is served; keeping it loaded is the server's business")
 
 
 def _warnings(model: str, loaded: Loaded, num_ctx: int | None) -> tuple[str, ...]:
@@ -291,8 +306,11 @@ def gather_all(hosts: Sequence[Host], timeout: float) -> list[HostFacts]:
 
 
 def gather(host: Host, timeout: float) -> HostFacts:
-    facts = HostFacts(host.url)
+    facts = HostFacts(host.url, api=host.api)
     try:
+        if host.api == OPENAI:
+            facts.models = parse_served(_get(host, "/models", timeout))
+            return facts
         facts.version = _text(_get(host, "/api/version", timeout).get("version")) or None
         facts.models = parse_models(_get(host, "/api/tags", timeout))
         facts.loaded = parse_loaded(_get(host, "/api/ps", timeout))
@@ -303,8 +321,25 @@ def gather(host: Host, timeout: float) -> HostFacts:
     return facts
 
 
+def parse_served(payload: Mapping[str, Any]) -> tuple[Available, ...]:
+    """The models an OpenAI-compatible server lists (`GET /models`)."""
+    entries = payload.get("data")
+    items = entries if isinstance(entries, list) else []
+    return tuple(
+        Available(item["id"]) for item in items if isinstance(item, dict) and _text(item.get("id"))
+    )
+
+
 def _get(host: Host, path: str, timeout: float) -> dict[str, Any]:
     with wire.request(host, "GET", path, timeout=timeout) as response:
+        if response.status in (401, 403):
+            message = wire.error_message(response)[:200]
+            raise AccessDenied(
+                f"the server at {host} refused access (HTTP {response.status}: {message}): "
+                f"{host.auth_hint()}",
+                hosts=(host.url,),
+                api=host.api,
+            )
         if response.status >= 400:
             what = f"HTTP {response.status} to {path}: {wire.error_message(response)[:200]}"
             raise ServerError(f"the server at {host} answered {what}", host=host.url)
@@ -320,21 +355,29 @@ def render_text(
     ctx = f"num_ctx {num_ctx}" if num_ctx is not None else "num_ctx not set (Ollama's default)"
     blocks = [f"model {model}, {ctx}\n"]
     for facts, judgement in judged:
-        lines = [facts.url + (f", Ollama {facts.version}" if facts.version else "")]
+        lines = [facts.url + _speaks(facts)]
         if facts.reachable and facts.error is None:
             available = [_available_text(m) for m in facts.models] or ["none"]
-            loaded = [_loaded_text(m, now) for m in facts.loaded] or ["none"]
             lines += [f"  available  {item}" for item in available]
-            lines += [f"  loaded     {item}" for item in loaded]
+            if facts.api == OLLAMA:
+                loaded = [_loaded_text(m, now) for m in facts.loaded] or ["none"]
+                lines += [f"  loaded     {item}" for item in loaded]
         lines.append(judgement.verdict)
         lines += [f"warning: {warning}" for warning in judgement.warnings]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
 
+def _speaks(facts: HostFacts) -> str:
+    if facts.api == OPENAI:
+        return ", OpenAI-compatible API"
+    return f", Ollama {facts.version}" if facts.version else ", Ollama API"
+
+
 def _available_text(model: Available) -> str:
     about = [model.parameter_size, model.quantization_level, size_words(model.size)]
-    return f"{model.name} ({', '.join(part for part in about if part)})"
+    shown = ", ".join(part for part in about if part)
+    return f"{model.name} ({shown})" if shown else model.name
 
 
 def _loaded_text(model: Loaded, now: float) -> str:
@@ -382,7 +425,10 @@ def _loaded_json(model: Loaded, now: float) -> dict[str, Any]:
 
 @guarded
 def status_command(argv: list[str]) -> int:
-    about = "Show each Ollama server's models, what is loaded, and whether the model is ready."
+    about = (
+        "Show each server's API and models, what is loaded (Ollama), and whether the model "
+        "is ready."
+    )
     parser = command_parser("status", about)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES_HELP

@@ -1,9 +1,10 @@
 """Keep the model loaded: one warm-up call, and a keeper that repeats it while a process runs.
 
-A warm-up is an empty `/api/chat` with the same `keep_alive` and options every rewrite
-sends, so Ollama loads the model exactly as a rewrite would need it (different load-time
-options would make the next rewrite reload it). It has no timeout: closing the connection
-during a load aborts the load.
+For Ollama a warm-up is an empty `/api/chat` with the same `keep_alive` and options every
+rewrite sends, so Ollama loads the model exactly as a rewrite would need it (different
+load-time options would make the next rewrite reload it). It has no timeout: closing the
+connection during a load aborts the load. An OpenAI-compatible server keeps its models
+loaded itself: it is sent one tiny request, once, which also fills its prompt cache.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ import re
 import threading
 import time
 
-from .errors import RewriteError
+from .errors import RewriteError, UsageError
+from .hosts import OLLAMA
 from .record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
-    from .backend import Ollama
-    from .cache import ModelInfo
+    from .config import Settings
     from .engine import Engine
 
 LONGEST_REFRESH_SECONDS = 300.0  # also notices a restarted server or a model unloaded by others
 RETRY_SECONDS = 10.0
+WARM_TEXT = "Hi"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -33,34 +34,39 @@ _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m":
 class WarmResult(Record):
     """Where the model was loaded, and how long that took (a load reply carries no timings)."""
 
-    __slots__ = ("host", "model", "wall_ms")
+    __slots__ = ("api", "host", "model", "wall_ms")
 
-    def __init__(self, model: str, host: str, wall_ms: float) -> None:
+    def __init__(self, model: str, host: str, wall_ms: float, api: str = "ollama") -> None:
         self.model = model
         self.host = host
         self.wall_ms = wall_ms
+        self.api = api
 
 
 def warm_up(engine: Engine, model: str | None = None) -> WarmResult:
     """Load `model` (default: the configured one) on the first host that has it."""
+    from .backend import Chat
     from .routing import route
 
     settings = engine.settings
     name = model or settings.model
-    body: dict[str, Any] = {
-        "model": name,
-        "messages": [],
-        "keep_alive": settings.keep_alive,
-        "options": dict(settings.options),
-    }
+    chat = Chat(name, _warm_messages(settings), dict(settings.options), settings.keep_alive)
     started = time.perf_counter()
+    server, _ = route(settings, name, engine.cache, lambda s: s.warm(chat), warn=engine.warn)
+    wall_ms = round((time.perf_counter() - started) * 1000, 3)
+    return WarmResult(name, server.host.url, wall_ms, server.api)
 
-    def load(server: Ollama, info: ModelInfo) -> None:
-        for _ in server.chat(body, patient=True):
-            pass
 
-    server, _ = route(settings, name, engine.cache, load, warn=engine.warn)
-    return WarmResult(name, server.host.url, round((time.perf_counter() - started) * 1000, 3))
+def _warm_messages(settings: Settings) -> list[dict[str, str]]:
+    """The default action's prompt around a word: an OpenAI-compatible server answers one
+    token of it and keeps the prompt's fixed part cached (Ollama is sent an empty chat)."""
+    from .actions import build_messages
+
+    action = settings.actions.get(settings.lsp.prefetch or "") or settings.actions.get("fix")
+    try:
+        return build_messages(action, WARM_TEXT, {}) if action else []
+    except UsageError:  # an action whose parameters have no defaults
+        return []
 
 
 def keep_alive_seconds(keep_alive: str | float) -> float | None:
@@ -117,14 +123,14 @@ class KeepWarm:
         interval = refresh_seconds(self.engine.settings.keep_alive)
         while not self._stop.is_set():
             try:
-                warm_up(self.engine, self.model)
+                result = warm_up(self.engine, self.model)
             except RewriteError as error:
                 self._set_state(f"error: {error}")
                 pause = RETRY_SECONDS if interval is None else min(interval, RETRY_SECONDS)
             else:
                 self.warm_ups += 1
                 self._set_state("warm")
-                if interval is None:
+                if interval is None or result.api != OLLAMA:  # the others keep models loaded
                     return
                 pause = interval
             self._stop.wait(pause)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 USER_AGENT = "rewrite/0.1"
+ACCEPT = {
+    "ollama": "application/x-ndjson, application/json",
+    "openai": "text/event-stream, application/json",
+}
 _MAX_LINE = 1 << 20
 
 
@@ -83,6 +87,38 @@ class Response:
                     yield self._parse_line(line)
         if pending.strip():
             raise self._error("ended the reply in the middle of a line")
+
+    def iter_events(self) -> Iterator[tuple[str, str]]:
+        """Server-sent events as (event type, data), each once its blank line has arrived;
+        chunk boundaries may fall anywhere."""
+        pending = b""
+        event, data = "", list[str]()
+        for chunk in self._body():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line = self._decode(raw.rstrip(b"\r"))
+                if not line:
+                    if data:
+                        yield event or "message", "\n".join(data)
+                    event, data = "", []
+                elif not line.startswith(":"):  # a comment line keeps a proxy's idle timer
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "data":
+                        data.append(value)
+                    elif field == "event":
+                        event = value
+        if pending.strip():
+            raise self._error("ended the reply in the middle of a line")
+        if data:  # the last event without its blank line
+            yield event or "message", "\n".join(data)
+
+    def _decode(self, line: bytes) -> str:
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._error(f"sent a line that is not UTF-8: {line[:80]!r}") from None
 
     def _parse_line(self, line: bytes) -> dict[str, Any]:
         try:
@@ -175,19 +211,11 @@ def request(
     `timeout` bounds each wait for the server; None waits as long as it takes (a model
     load must never be cut short: closing the connection aborts it)."""
     payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+    head = _head(host, method, path, len(payload))
     sock = _connect(host, connect_timeout if timeout is None else min(connect_timeout, timeout))
     sock.settimeout(timeout)
-    head = (
-        f"{method} {host.path}{path} HTTP/1.1\r\n"
-        f"Host: {host.host}:{host.port}\r\n"
-        f"User-Agent: {USER_AGENT}\r\n"
-        "Accept: application/x-ndjson, application/json\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
     try:
-        sock.sendall(head.encode("latin-1") + payload)
+        sock.sendall(head + payload)
         return Response(host, sock, sock.makefile("rb"), timeout)
     except OSError as exc:
         sock.close()
@@ -203,13 +231,32 @@ def request(
         raise
 
 
+def _head(host: Host, method: str, path: str, length: int) -> bytes:
+    """The request head: the host's own headers (auth, read from the environment now) may
+    replace any of the defaults."""
+    name = f"[{host.host}]" if ":" in host.host else host.host
+    headers = {
+        "Host": f"{name}:{host.port}",
+        "User-Agent": USER_AGENT,
+        "Accept": ACCEPT[host.api],
+        "Content-Type": "application/json",
+    }
+    for key, value in host.request_headers().items():
+        headers = {k: v for k, v in headers.items() if k.lower() != key.lower()}
+        headers[key] = value.replace("\r", "").replace("\n", "")
+    lines = [f"{method} {host.path}{path} HTTP/1.1"]
+    lines += [f"{key}: {value}" for key, value in headers.items()]
+    lines += [f"Content-Length: {length}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("utf-8")
+
+
 def _connect(host: Host, timeout: float) -> socket.socket:
     try:
         sock = socket.create_connection((host.host, host.port), timeout=timeout)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise HostUnreachable(
-            f"no Ollama server answers at {host} ({reason})", hosts=(host.url,)
+            f"no {host.kind} answers at {host} ({reason})", hosts=(host.url,), api=host.api
         ) from None
     if host.scheme == "https":
         import ssl
@@ -218,17 +265,53 @@ def _connect(host: Host, timeout: float) -> socket.socket:
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host.host)
         except OSError as exc:
             sock.close()
-            raise HostUnreachable(f"TLS to {host} failed: {exc}", hosts=(host.url,)) from None
+            raise HostUnreachable(
+                f"TLS to {host} failed: {exc}", hosts=(host.url,), api=host.api
+            ) from None
     return sock
 
 
 def error_message(response: Response) -> str:
-    """The `error` field of an Ollama error body, or the body itself."""
+    """What an error body says: Ollama's `{"error": "..."}`, OpenAI's
+    `{"error": {"message": "..."}}`, FastAPI's `{"detail": ...}`, or the body itself."""
     body = response.read_all()
+    text = body.decode("utf-8", "replace").strip()
     try:
         value = json.loads(body)
     except ValueError:
-        return body.decode("utf-8", "replace").strip() or f"HTTP {response.status}"
-    if isinstance(value, dict) and isinstance(value.get("error"), str):
-        return str(value["error"])
-    return body.decode("utf-8", "replace").strip()
+        return text or f"HTTP {response.status}"
+    return message_in(value) or text
+
+
+def message_in(value: Any) -> str | None:
+    """The message of a decoded error object, in any of the shapes servers send."""
+    if not isinstance(value, dict):
+        return None
+    for key in ("error", "detail", "message"):
+        found = value.get(key)
+        if isinstance(found, str) and found.strip():
+            return found.strip()
+        if isinstance(found, dict):
+            return message_in(found)
+        if isinstance(found, list) and found:  # FastAPI's validation errors
+            return "; ".join(str(message_in(item) or item) for item in found[:3])
+    return None
+
+
+def retry_after(headers: dict[str, str], default: float) -> float:
+    """Seconds the server asks us to wait (Retry-After: seconds or an HTTP date)."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        import time
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return default

@@ -206,7 +206,7 @@ def test_unknown_model_exits_4_suggesting_a_pull(standin: StandIn, run_cli: RunC
     [
         ("status", {"status": 400}, "400"),
         ("status", {"status": 500}, "500"),
-        ("status", {"status": 503}, "503"),
+        ("status", {"status": 503, "times": 2}, "503"),  # the second try fails too
         ("error_midstream", {"message": "runner crashed"}, "runner crashed"),
         ("malformed", {}, "malformed"),
         ("truncate", {}, "middle of a line"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewrite.backend import Timings
+from rewrite.cache import ModelInfo
 from rewrite.engine import RewriteResult
 from rewrite.hosts import Host
 
@@ -32,7 +33,15 @@ def test_as_dict_nests_records() -> None:
 
 
 def test_repr_names_the_fields() -> None:
-    assert repr(Host("http", "a", 1)) == "Host(host='a', path='', port=1, scheme='http')"
+    info = ModelInfo(("completion",), "abc")
+    assert repr(info) == "ModelInfo(capabilities=('completion',), digest='abc')"
+
+
+def test_a_hosts_repr_and_dict_leave_its_password_out() -> None:
+    host = Host("http", "a", 1, credentials=("bob", "s3cret"))
+    assert "s3cret" not in repr(host)
+    assert "s3cret" not in str(host.as_dict())
+    assert "bob" in repr(host)
 
 
 def test_records_are_not_hashable_keys() -> None:

@@ -553,7 +553,8 @@ def test_json_shape(standin: StandIn, run_cli: RunCli, isolated_home: Path) -> N
     assert set(result) == {"model", "num_ctx", "hosts"}
     assert (result["model"], result["num_ctx"]) == ("gemma3:1b", 1024)
     down, up = result["hosts"]
-    keys = {"url", "reachable", "error", "version", "models", "loaded", "verdict", "warnings"}
+    keys = {"url", "api", "reachable", "error", "version", "models", "loaded", "verdict"}
+    keys.add("warnings")
     assert set(down) == keys == set(up)
     assert (down["url"], down["reachable"], down["models"], down["loaded"]) == (dead, False, [], [])
     assert down["verdict"] == f"unreachable: {down['error']}"
