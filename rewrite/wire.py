@@ -154,13 +154,18 @@ class Response:
         return line
 
     def _body(self) -> Iterator[bytes]:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            yield from self._chunked_body()
-        elif "content-length" in self.headers:
-            yield self._read_exactly(int(self.headers["content-length"]))
-        else:
-            while data := self._io(lambda: self._reader.read1(65536)):
-                yield data
+        """The body's bytes as they arrive; it ends quietly once we closed the connection."""
+        try:
+            if "chunked" in self.headers.get("transfer-encoding", "").lower():
+                yield from self._chunked_body()
+            elif "content-length" in self.headers:
+                yield self._read_exactly(int(self.headers["content-length"]))
+            else:
+                while data := self._io(lambda: self._reader.read1(65536)):
+                    yield data
+        except ServerError:
+            if not self.closed_by_us:
+                raise
 
     def _chunked_body(self) -> Iterator[bytes]:
         while True:
