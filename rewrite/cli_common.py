@@ -27,7 +27,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # the rewrite failed on the server, or its reply was rejected
     USAGE = 2  # bad usage, config or input
-    NO_SERVER = 3  # no Ollama server reachable
+    NO_SERVER = 3  # no server reachable, or it refused access
     NO_MODEL = 4  # the model is not available
     INTERRUPTED = 130
 
@@ -36,8 +36,8 @@ EXIT_CODES_HELP = """exit codes:
   0    done
   1    the rewrite failed on the server, or its reply was rejected (the input is printed unchanged)
   2    usage, config or input error
-  3    no Ollama server reachable
-  4    model not available (rewrite pull MODEL)
+  3    no server reachable, or it refused access (401/403: set the key it names)
+  4    model not available (Ollama: rewrite pull MODEL; others: the models it serves)
   130  interrupted"""
 
 
@@ -58,7 +58,8 @@ def common_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="Ollama server, [scheme://]host[:port]; repeat to fall back "
+        help="server, [scheme://][user:pass@]host[:port][/path]; a path ending in /v1 is an "
+        "OpenAI-compatible server; repeat to fall back "
         "(default: OLLAMA_HOST, the config, http://127.0.0.1:11434)",
     )
     group.add_argument(
