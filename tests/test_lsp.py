@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,59 +9,23 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.lsp_client import CLIENTS, SERVER_COMMAND, Editor, capabilities, make_client, server_env
+from tests.lsp_client import (
+    CLIENTS,
+    SERVER_COMMAND,
+    Editor,
+    actions,
+    fix_of,
+    make_client,
+    run,
+    selection,
+    server_env,
+    start_editor,
+    until,
+)
 from tests.standin import ModelSpec, StandIn, unused_url
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 URI = "file:///notes/draft.md"
-
-
-async def start_editor(
-    standin_url: str,
-    client_name: str,
-    options: Any = None,
-    configuration: dict[str, Any] | None = None,
-) -> Editor:
-    client = make_client()
-    editor = Editor(client)
-
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
-    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        editor.edits.append(params)
-        for change in params.edit.document_changes or ():
-            assert isinstance(change, types.TextDocumentEdit)
-            uri = change.text_document.uri
-            assert change.text_document.version == editor.versions[uri]
-            editor.texts[uri] = _apply(editor.texts[uri], change.edits, editor)
-        return types.ApplyWorkspaceEditResult(applied=True)
-
-    for section, value in (configuration or {}).items():
-        client.set_configuration(value, section=section)
-    await client.start_io(*SERVER_COMMAND, env=server_env(standin_url))
-    editor.result = await client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities(client_name), initialization_options=options
-        )
-    )
-    return editor
-
-
-def _apply(text: str, edits: Any, editor: Editor) -> str:
-    from rewrite_lsp.positions import range_to_span
-
-    encoding = editor.result.capabilities.position_encoding or "utf-16"
-    encoding = getattr(encoding, "value", encoding)
-    for edit in sorted(
-        edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True
-    ):
-        start, end = range_to_span(
-            text,
-            (edit.range.start.line, edit.range.start.character),
-            (edit.range.end.line, edit.range.end.character),
-            encoding,
-        )
-        text = text[:start] + edit.new_text + text[end:]
-    return text
 
 
 @pytest_asyncio.fixture
@@ -77,43 +40,6 @@ async def running() -> AsyncIterator[list[Editor]]:
 def rewrites(standin: StandIn) -> list[Any]:
     """Chat requests that carry text (the warm-up sends none)."""
     return [r for r in standin.chat_requests() if r.body and r.body.get("messages")]
-
-
-def selection(start: tuple[int, int], end: tuple[int, int]) -> types.Range:
-    return types.Range(types.Position(*start), types.Position(*end))
-
-
-async def actions(editor: Editor, uri: str, rng: types.Range) -> list[types.CodeAction]:
-    result = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            types.TextDocumentIdentifier(uri), rng, types.CodeActionContext(diagnostics=[])
-        )
-    )
-    assert result is not None
-    assert all(isinstance(a, types.CodeAction) for a in result)
-    return [a for a in result if isinstance(a, types.CodeAction)]
-
-
-async def run(editor: Editor, action: types.CodeAction) -> None:
-    assert action.command is not None
-    result = await editor.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(action.command.command, action.command.arguments)
-    )
-    assert result is None
-
-
-async def until(condition: Any, seconds: float = 10.0) -> None:
-    """Wait for `condition()` while the client keeps handling messages; fail after `seconds`."""
-
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), seconds)
-
-
-def fix_of(offered: list[types.CodeAction]) -> types.CodeAction:
-    return next(a for a in offered if a.command and a.command.arguments[0]["action"] == "fix")
 
 
 @pytest.mark.parametrize("client_name", CLIENTS)
