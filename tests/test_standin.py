@@ -6,10 +6,12 @@ import http.client
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,10 @@ from tests.standin import (
     parse_keep_alive,
     unused_url,
 )
+from tests.standin.llama import LlamaGenerator, StopText, sampling_arguments
+from tests.standin.probe import Reply, call, connect, encode, raw_post
 
+ROOT = Path(__file__).resolve().parent.parent
 PLAIN = "qwen2.5:1.5b"
 THINKER = "qwen3:0.6b"
 CREATED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
@@ -54,43 +59,6 @@ def ollama() -> Iterator[StandIn]:
 # --- helpers -------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    data: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.data)
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.data.splitlines() if line]
-
-
-def address(standin: StandIn) -> tuple[str, int]:
-    host, port = standin.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
-def connect(standin: StandIn, timeout: float = 5.0) -> http.client.HTTPConnection:
-    return http.client.HTTPConnection(*address(standin), timeout=timeout)
-
-
-def encode(body: Any) -> bytes | None:
-    return body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
-
-
-def call(standin: StandIn, method: str, path: str, body: Any = None) -> Reply:
-    conn = connect(standin)
-    try:
-        conn.request(method, path, body=encode(body), headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        return Reply(response.status, headers, response.read())
-    finally:
-        conn.close()
-
-
 def chat(text: str = "hello there", model: str = PLAIN, **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
@@ -103,49 +71,6 @@ def final_of(reply: Reply) -> dict[str, Any]:
 
 def content_of(reply: Reply) -> str:
     return "".join(line["message"]["content"] for line in reply.lines())
-
-
-@dataclass
-class RawReply:
-    head: bytes
-    chunks: list[bytes]
-    terminated: bool  # the zero-size last chunk arrived
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
-
-
-def decode_chunked(data: bytes) -> tuple[list[bytes], bool]:
-    """A tiny HTTP/1.1 chunked-body decoder that keeps every chunk as sent."""
-    chunks: list[bytes] = []
-    position = 0
-    while (line_end := data.find(b"\r\n", position)) >= 0:
-        size = int(data[position:line_end], 16)
-        if size == 0:
-            return chunks, True
-        start = line_end + 2
-        chunks.append(data[start : start + size])
-        assert data[start + size : start + size + 2] == b"\r\n", "chunk not followed by CRLF"
-        position = start + size + 2
-    return chunks, False
-
-
-def raw_post(standin: StandIn, path: str, body: Any) -> RawReply:
-    """POST over a raw socket with Connection: close and read everything until EOF."""
-    payload = encode(body) or b""
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    ).encode() + payload
-    received = bytearray()
-    with socket.create_connection(address(standin), timeout=5) as sock:
-        sock.sendall(request)
-        while data := sock.recv(65536):
-            received += data
-    head, _, rest = bytes(received).partition(b"\r\n\r\n")
-    chunks, terminated = decode_chunked(rest)
-    return RawReply(head, chunks, terminated)
 
 
 # --- plain endpoints -----------------------------------------------------------------------
@@ -734,3 +659,47 @@ def test_wait_for_times_out_with_false(ollama: StandIn) -> None:
     started = time.monotonic()
     assert ollama.wait_for(lambda: ollama.chat_requests()[-1].completed, 0.1) is False
     assert time.monotonic() - started < 1
+
+
+# --- real generation, without a model ------------------------------------------------------
+
+
+def test_the_package_does_not_import_llama_cpp() -> None:
+    code = "import sys, tests.standin; print('llama_cpp' in sys.modules)"
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises((FileNotFoundError, ModuleNotFoundError), match=r"GGUF|llama-cpp-python"):
+        LlamaGenerator(str(tmp_path / "nothing.gguf"))
+    command = [sys.executable, "-m", "tests.standin", "--gguf", str(tmp_path / "x.gguf")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert done.returncode == 1 and done.stderr.startswith("cannot generate: ")
+
+
+@pytest.mark.parametrize(
+    ("stops", "fed", "sent", "stopped"),
+    [
+        ([], ["Hello", " world"], ["Hello", " world"], False),
+        (["END"], ["Hello E", "N", "D more"], ["Hello ", "", ""], True),
+        (["END"], ["Hello E", "Nx"], ["Hello ", "ENx"], False),
+        (["\n\n", "##"], ["a\n", "b#", "#c"], ["a", "\nb", ""], True),
+    ],
+)
+def test_stop_text_holds_back_what_may_start_a_stop(
+    stops: list[str], fed: list[str], sent: list[str], stopped: bool
+) -> None:
+    scanner = StopText(stops)
+    results = [scanner.feed(text) for text in fed]
+    assert [text for text, _ in results] == sent
+    assert results[-1][1] is stopped and not any(hit for _, hit in results[:-1])
+
+
+def test_sampling_options_become_llama_arguments() -> None:
+    defaults = sampling_arguments({})
+    assert defaults == {"temp": 0.8, "top_k": 40, "top_p": 0.9, "min_p": 0.0, "repeat_penalty": 1.1}
+    chosen = sampling_arguments({"temperature": 0, "top_k": 5, "top_p": 0.5, "seed": 3, "stop": []})
+    assert (chosen["temp"], chosen["top_k"], chosen["top_p"]) == (0, 5, 0.5)
+    assert "seed" not in chosen and "stop" not in chosen  # set on the model, and scanned
