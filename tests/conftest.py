@@ -59,13 +59,14 @@ RunCli = Callable[..., Run]
 
 @pytest.fixture
 def run_cli(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """Run the installed `rewrite` command against the stand-in (unless OLLAMA_HOST is given)."""
+    """Run the installed `rewrite` command against the stand-in (unless `env` gives
+    OLLAMA_HOST; an empty one leaves the config's hosts in charge)."""
 
     def run(
         *args: str, input: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
     ) -> Run:
         given = env or {}
-        host = given.get("OLLAMA_HOST") or standin.url
+        host = given["OLLAMA_HOST"] if "OLLAMA_HOST" in given else standin.url  # "": unset
         environment = {**os.environ, **given, "OLLAMA_HOST": host}
         data = input.encode("utf-8") if isinstance(input, str) else input
         done = subprocess.run(
