@@ -3,7 +3,8 @@
     python bench/cli_startup.py [--runs 30] [--record]
 
 Measures a cache hit (the same text every run), a cache miss (a new text every run: one
-request to the stand-in, one write to the cache) and, for the record, what the rejected
+request to the stand-in, one write to the cache), the same miss against the stand-in's
+OpenAI-compatible /v1 (server-sent events instead of NDJSON) and, for the record, what the rejected
 alternatives would cost: importing asyncio and the official `ollama` client. Commands run
 in turn (interleaved, so machine noise hits them alike); the table shows the median and
 90th percentile. With --record it is appended to bench/RESULTS.md with the machine.
@@ -93,6 +94,10 @@ def main() -> int:
             "python -c pass": fixed([sys.executable, "-c", "pass"]),
             "rewrite fix (cache hit)": fixed(fix, b"their going too the store\n"),
             "rewrite fix (cache miss)": lambda run: (fix, f"their going {run} times\n".encode()),
+            "rewrite fix (cache miss, OpenAI host)": lambda run: (
+                [*fix, "--host", f"{standin.url}/v1"],
+                f"their going {run} times again\n".encode(),
+            ),
             "python -c 'import asyncio'": fixed([sys.executable, "-c", "import asyncio"]),
             "python -c 'import ollama'": fixed([sys.executable, "-c", "import ollama"]),
         }

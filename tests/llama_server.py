@@ -56,7 +56,9 @@ def free_port() -> int:
 class LlamaServer:
     """`python -m llama_cpp.server` on a free port, its stderr in a log file."""
 
-    def __init__(self, *, api_key: str | None = None, n_ctx: int = 4096) -> None:
+    def __init__(
+        self, *, api_key: str | None = None, n_ctx: int = 4096, log_path: Path | None = None
+    ) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise EngineMissing(f"llama-cpp-python is not installed: {SETUP}")
         self.model = MODEL_ALIAS
@@ -64,7 +66,7 @@ class LlamaServer:
         self.api_key = api_key
         self.n_ctx = n_ctx
         self._folder = tempfile.TemporaryDirectory(prefix="llama-server-")
-        self.log_path = Path(self._folder.name) / "server.log"
+        self.log_path = log_path or Path(self._folder.name) / "server.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
