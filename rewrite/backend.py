@@ -137,12 +137,7 @@ class Backend:
             return
         status, message = response.status, wire.error_message(response)
         if status in (401, 403):
-            raise AccessDenied(
-                f"the server at {self.host} refused access (HTTP {status}: {message}): "
-                f"{self.host.auth_hint()}",
-                hosts=(self.host.url,),
-                api=self.api,
-            )
+            raise access_denied(self.host, status, message)
         if self.is_missing_model(status, message, model):
             raise self.missing_model(model, message)
         busy = ""
@@ -164,6 +159,15 @@ class Backend:
 
     def missing_model(self, model: str, message: str) -> ModelNotFound:
         return ModelNotFound(model, host=self.host.url)
+
+
+def access_denied(host: Host, status: int, message: str) -> AccessDenied:
+    """A 401 or 403, with what to set or check to get in."""
+    return AccessDenied(
+        f"the server at {host} refused access (HTTP {status}: {message[:200]}): {host.auth_hint()}",
+        hosts=(host.url,),
+        api=host.api,
+    )
 
 
 def connect(host: Host, *, timeout: float, memo: Cache | None = None) -> Backend:

@@ -43,7 +43,6 @@ it keeps the partial download and resumes it when the same model is pulled again
 from __future__ import annotations
 
 from .errors import (
-    AccessDenied,
     HostUnreachable,
     ModelNotFound,
     RewriteError,
@@ -263,10 +262,9 @@ def _response_error(exc: ResponseError, host: Host, model: str) -> RewriteError:
     message = str(exc.error).strip()
     status = exc.status_code if exc.status_code > 0 else None
     if status in (401, 403):
-        return AccessDenied(
-            f"the server at {host} refused access (HTTP {status}: {message}): {host.auth_hint()}",
-            hosts=(host.url,),
-        )
+        from .backend import access_denied
+
+        return access_denied(host, status, message)
     unknown = any(marker in message.lower() for marker in _UNKNOWN_MODEL_MARKERS)
     if unknown or (status == 404 and message != _NO_SUCH_PATH):
         return ModelNotFound(

@@ -16,8 +16,9 @@ import time
 from datetime import datetime
 
 from . import wire
+from .backend import access_denied, connect
 from .cli_common import ExitCode, command_parser, guarded, settings_from, write
-from .errors import AccessDenied, HostUnreachable, ServerError
+from .errors import HostUnreachable, RewriteError, ServerError
 from .hosts import OLLAMA, OPENAI
 from .record import Record
 from .routing import unreachable_message
@@ -309,37 +310,23 @@ def gather(host: Host, timeout: float) -> HostFacts:
     facts = HostFacts(host.url, api=host.api)
     try:
         if host.api == OPENAI:
-            facts.models = parse_served(_get(host, "/models", timeout))
+            served = connect(host, timeout=timeout).models()
+            facts.models = tuple(Available(name) for name in served)
             return facts
         facts.version = _text(_get(host, "/api/version", timeout).get("version")) or None
         facts.models = parse_models(_get(host, "/api/tags", timeout))
         facts.loaded = parse_loaded(_get(host, "/api/ps", timeout))
     except HostUnreachable as error:
         return facts.replace(reachable=False, error=unreachable_message([error]))
-    except ServerError as error:
+    except RewriteError as error:  # a server error, or a listing that names no model
         return facts.replace(error=str(error))
     return facts
-
-
-def parse_served(payload: Mapping[str, Any]) -> tuple[Available, ...]:
-    """The models an OpenAI-compatible server lists (`GET /models`)."""
-    entries = payload.get("data")
-    items = entries if isinstance(entries, list) else []
-    return tuple(
-        Available(item["id"]) for item in items if isinstance(item, dict) and _text(item.get("id"))
-    )
 
 
 def _get(host: Host, path: str, timeout: float) -> dict[str, Any]:
     with wire.request(host, "GET", path, timeout=timeout) as response:
         if response.status in (401, 403):
-            message = wire.error_message(response)[:200]
-            raise AccessDenied(
-                f"the server at {host} refused access (HTTP {response.status}: {message}): "
-                f"{host.auth_hint()}",
-                hosts=(host.url,),
-                api=host.api,
-            )
+            raise access_denied(host, response.status, wire.error_message(response))
         if response.status >= 400:
             what = f"HTTP {response.status} to {path}: {wire.error_message(response)[:200]}"
             raise ServerError(f"the server at {host} answered {what}", host=host.url)
