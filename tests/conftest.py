@@ -66,7 +66,7 @@ def run_cli(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> RunCli:
         *args: str, input: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
     ) -> Run:
         given = env or {}
-        host = given["OLLAMA_HOST"] if "OLLAMA_HOST" in given else standin.url  # "": unset
+        host = given.get("OLLAMA_HOST", standin.url)  # "" leaves the config in charge
         environment = {**os.environ, **given, "OLLAMA_HOST": host}
         data = input.encode("utf-8") if isinstance(input, str) else input
         done = subprocess.run(
