@@ -47,6 +47,7 @@ _GO_DURATION = re.compile(
 )
 _ACTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def config_path(overrides: Overrides) -> tuple[str, bool]:
@@ -290,6 +291,9 @@ def _host_entry(check: _Checker, key: KeyPath, item: Any) -> Host:
                 "not the key itself",
             )
     headers = check.mapping((*key, "headers"), fields.get("headers") or {})
+    for name in headers:
+        if not _HEADER_NAME.fullmatch(str(name)):
+            raise check.fail((*key, "headers", str(name)), "not a valid HTTP header name")
     pairs = tuple(
         (str(name), check.string((*key, "headers", str(name)), template))
         for name, template in headers.items()

@@ -109,6 +109,7 @@ def test_config_hosts_may_be_mappings(isolated_home: Path) -> None:
         ("{url: 'http://x', token: abc}", "unknown key"),
         ("{url: 'ftp://x'}", "scheme"),
         ("{url: 'http://x', headers: [a]}", "mapping"),
+        ("{url: 'http://x', headers: {'X-A: b\\r\\nX-B': c}}", "not a valid HTTP header name"),
     ],
 )
 def test_bad_host_mappings_are_config_errors(isolated_home: Path, entry: str, says: str) -> None:
