@@ -65,9 +65,10 @@ def run_cli(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> RunCli:
     def run(
         *args: str, input: bytes | str = b"", env: dict[str, str] | None = None, timeout: float = 30
     ) -> Run:
-        given = env or {}
-        host = given.get("OLLAMA_HOST", standin.url)  # "" leaves the config in charge
-        environment = {**os.environ, **given, "OLLAMA_HOST": host}
+        given = dict(env or {})
+        if "OLLAMA_HOST" not in given:  # an empty one leaves the config in charge
+            given["OLLAMA_HOST"] = standin.url
+        environment = {**os.environ, **given}
         data = input.encode("utf-8") if isinstance(input, str) else input
         done = subprocess.run(
             [*_command(), *args], input=data, capture_output=True, env=environment, timeout=timeout
