@@ -4,7 +4,7 @@
   between the leading and trailing whitespace goes to the model; the rest is put back.
 - ``clean_reply`` / ``StreamCleaner``: remove the chatter small models add (reasoning blocks,
   lead-ins, wrapping quotes or fences, echoed labels, trailing offers of help and notes).
-- ``guard_reply``: decide whether a cleaned reply may replace the user's text.
+- the guard (``rewrite.guard``) then decides whether a cleaned reply may replace the text.
 
 The streaming cleaner runs the very rules of ``clean_reply`` on everything received so far, in
 a mode where each rule either decides for good or answers "undecided" (``None``), so whatever it
@@ -14,10 +14,10 @@ emits is a prefix of the final clean-up.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache, lru_cache
 
 from .actions import CANNOT_REWRITE as CANNOT_REWRITE
+from .align import InputWords, tokens
 from .frame import Frame as Frame
 from .frame import restore_frame as restore_frame
 from .frame import split_frame as split_frame
@@ -49,12 +49,14 @@ def _alt(words: Iterable[str]) -> str:
 _OPENERS = _words(
     "sure|sure thing|certainly|of course|okay|ok|alright|all right|absolutely|great|no problem"
     "|got it|gladly|happy to help|here|heres|below|hier|gerne|gern|natürlich|klar|sicher"
+    "|voici|voilà|voila|bien sûr|d'accord|aquí|aqui|claro|por supuesto|desde luego|aquí tienes"
 )
 _WEAK = _words("i|this|the following")
 _GO = _words("here you go|here it is|here you are|voilà|voila|bitte schön")
 _PARTICIPLES = _words(
     "rewritten|corrected|revised|improved|edited|proofread|polished|translated|simplified"
     "|rephrased|paraphrased|reworded|shortened|korrigiert|überarbeitet|übersetzt"
+    "|corrigé|corrigée|révisé|traduit|traduite|reformulé|corregido|corregida|revisado|traducido"
 )
 _ADJECTIVES = _PARTICIPLES + _words(
     "updated|fixed|final|new|original|formal|friendly|professional|concise|casual|clearer"
@@ -63,10 +65,10 @@ _ADJECTIVES = _PARTICIPLES + _words(
 _NOUNS = _words(
     "text|version|sentence|paragraph|output|result|translation|rewrite|answer|response"
     "|correction|input|message|revision|paraphrase|übersetzung|fassung|satz|ergebnis|ausgabe"
-    "|antwort|eingabe"
+    "|antwort|eingabe|texte|traduction|phrase|texto|traducción|versión|frase|resultado"
 )
 _KEYWORDS = [*_PARTICIPLES, *_NOUNS, *_words("fixed|updated|corrections|wording|rewording")]
-_DETERMINERS = _words("the|your|my|der|die|das")
+_DETERMINERS = _words("the|your|my|der|die|das|le|la|el|votre|tu|su")
 
 _STRONG = rf"(?:{_alt(_OPENERS)})\b"
 _WEAK_RE = re.compile(rf"(?:{_alt(_WEAK)})\b")
@@ -78,6 +80,11 @@ _LABEL = (  # "Rewritten text", "Translation (German)", "The corrected text is"
     rf"|{_ADJ}{{1,3}}{_NOUN}\s+(?:is|would be|reads))(?:\s*\(.*\)|\s+(?:in|into|to)\s+\S+)?"
 )
 _ECHO_RE = re.compile(r"(?:the |your )?(?:original )?(?:text|input|sentence|message|eingabe)")
+_EXCLAIMED = (  # an opener said and done before the answer on the same line
+    r"(?i)[\s*_]*(?:"
+    + _alt(w for w in _OPENERS if w not in ("here", "heres", "below", "hier", "aquí", "aqui"))
+    + r")[!.]+[\s*_]+(?=\S)"
+)
 _BARE = rf"(?:(?:{_alt(_OPENERS)})[!.,]{{0,3}}\s*)?(?:(?:{_alt(_GO)})[!.]{{0,3}})?"
 _OPENER_WORDS = frozenset(phrase.split()[0] for phrase in (*_OPENERS, *_WEAK))
 _START_WORDS = frozenset(
@@ -87,12 +94,14 @@ _START_WORDS = frozenset(
 _MARKUP = re.compile(r"[*_#>`]+")
 _SKIP_MARKUP = re.compile(r"[\s*_#>]*")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_WORDISH = re.compile(r"[^\W\d_]|['’]")
 _COLON = re.compile(r"[:：][*_]*")
 _MAX_HEAD = 120  # characters before the colon of a lead-in
 _MAX_WORDS = 14
+_MAX_HEADING_WORDS = 10  # a line ending in a colon, in any language, taken for a heading
+_SENTENCE_MARK = re.compile(r"[.!?。！？]")
 
 _FENCE_OPEN = re.compile(r"```[^\s`]*")
+_FENCE_INNER = re.compile(r"[ \t]*```[^\s`]+.*")  # a fence with an info string opens a block
 _FENCE_CLOSE = re.compile(r"[ \t]*```[ \t]*")
 _FENCE_CLOSE_PREFIX = re.compile(r"[ \t]*(?:`{1,3}[ \t]*)?")
 _PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "»": "«", "„": "“”", "‚": "‘’",
@@ -100,7 +109,7 @@ _PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "»": "«"
 _HOLD_CHARS = frozenset(_PAIRS) | {"`"}
 
 # Offers of help only count when they talk about the rewrite, so "Let me know when you arrive."
-# at the end of a message survives; a source with a line like these turns trailer removal off.
+# at the end of a message survives; and a line that carries the user's words always stays.
 _TRAILER = (  # matched against lower-cased lines
     r"[\s(*_>]*(?:(?:please )?(?:let me know|feel free|if you|would you like|do you want"
     r"|(?:don['’]t|do not) hesitate|is there anything)\b.*\b(?:anything else|further|changes"
@@ -112,45 +121,80 @@ _TRAILER = (  # matched against lower-cased lines
     r"|adjusted|removed|added|made)\b.*(?:spelling|grammar|punctuation|typo|capitali|word"
     r"|sentence|text|tone|phrasing|error|mistake|changes|edits|correction|[\"“'‘]|clarity)"
     r"|(?:this|in this) (?:version|rewrite|revision|revised)\b"
-    r"|ich hoffe,? (?:das|dies|es) hilft|hinweis\b|anmerkung\b|änderungen\s*:)"
+    r"|alternatively\b|alternativ\b|another (?:option|version|way)\b|or,? (?:more|if you)\b"
+    r"|(?:here['’]?s|here is) (?:a |the )?(?:breakdown|summary|list|explanation)\b"
+    r"|(?:i )?hope (?:this|that|it) (?:meets|works|is (?:helpful|what))"
+    r"|(?:this|the) (?:sentence|text|version|message|paragraph) (?:is now|now reads|has been"
+    r"|should now)\b"
+    r"|ich hoffe,? (?:das|dies|es) hilft|hinweis\b|anmerkung\b|änderungen\s*:"
+    r"|(?:lass|lassen sie) (?:mich|es mich) wissen|melde dich gerne|sag (?:mir )?bescheid"
+    r"|j['’]espère que cela|remarque\b|n['’]hésitez pas|espero que (?:esto|te) ayude"
+    r"|no dudes en|(?:ご参考|お役に立て|参考になれば)|希望(?:这|這)(?:对|對)你有(?:帮助|幫助))"
 )
+_RULE_LINE = re.compile(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*")
+_PARENTHESIZED = re.compile(r"\s*[(（\[].*[)）\]][.!]?\s*")
+_SECOND_VERSION = (
+    r"[\s*_>]*(?:alternatively|alternativ|another (?:option|version|way)|or,? (?:more|if you)"
+    r"|(?:here['’]?s|here is) (?:a |the )?(?:breakdown|summary|list|explanation))\b"
+)
+_QUOTED = re.compile(r"[\"“„«‘][^\"”“»’\n]*[\"”“»’]")
 _LIST_ITEM = re.compile(r"\s*(?:[-*•+]|\d+[.)])(?:\s|$)")
 
 _THINK_OPEN = re.compile(r"<think(?:ing)?>", re.I)
 _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.I)
+# How reasoning opens when a chat template put the <think> tag in the prompt for the model.
+_REASONING = re.compile(
+    r"\s*(?:okay|ok|alright|hmm+|well|so|first|let me|let's|i need to|i should|i'll"
+    r"|the user)\b[^\n]{0,80}\b(?:need|want|ask|should|think|fix|rewrite|correct|translate"
+    r"|means?|check|look)",
+    re.I,
+)
 _THINK_PARTIAL = re.compile(r"<(?:t(?:h(?:i(?:n(?:k(?:i(?:n(?:g)?)?)?)?)?)?)?)?\Z", re.I)
 
 
 class _Source(Record):
     """What the clean-up rules need to know about the text the model was given."""
 
-    __slots__ = ("fenced", "has_trailer", "mentions_think", "quoted", "word")
+    __slots__ = (
+        "colon_first",
+        "fenced",
+        "has_fences",
+        "lines",
+        "mentions_think",
+        "quoted",
+        "rules",
+        "text",
+        "translating",
+        "words",
+    )
 
-    def __init__(
-        self, word: str, has_trailer: bool, quoted: bool, fenced: bool, mentions_think: bool
-    ) -> None:
-        self.word = word  # its first word, lower case
-        self.has_trailer = has_trailer  # a line that would count as chatter ending a reply
-        self.quoted = quoted
-        self.fenced = fenced
-        self.mentions_think = mentions_think
+    def __init__(self, text: str, translating: bool) -> None:
+        stripped = text.strip()
+        lines = [line for line in stripped.splitlines() if line.strip()]
+        self.text = stripped
+        self.translating = translating  # its words are not the reply's: judge by structure
+        self.words = InputWords(stripped)
+        self.lines = len(lines)
+        self.colon_first = bool(lines) and lines[0].rstrip(" *_").endswith((":", "："))
+        self.quoted = _is_quoted(stripped)
+        self.fenced = stripped.startswith("```")
+        self.has_fences = "```" in stripped
+        self.rules = any(_RULE_LINE.fullmatch(line) for line in lines)
+        self.mentions_think = "<think" in stripped.lower()
+
+    def is_users(self, part: str, rest: str) -> bool:
+        """Whether `part` of the reply carries the user's own words (never removed)."""
+        return not self.translating and self.words.is_users(part, rest)
 
 
 @lru_cache(maxsize=16)  # the stream asks on every delta; the source may be long
-def _facts(source: str) -> _Source:
-    text = source.strip()
-    return _Source(
-        word=_first_word(text, True)[0],
-        has_trailer=any(_is_trailer(line) for line in text.splitlines()),
-        quoted=_is_quoted(text),
-        fenced=text.startswith("```"),
-        mentions_think="<think" in text.lower(),
-    )
+def _facts(source: str, translating: bool) -> _Source:
+    return _Source(source, translating)
 
 
-def _strip_think(text: str, source: str, final: bool) -> str:
+def _strip_think(text: str, src: _Source, final: bool) -> str:
     """Drop ``<think>`` blocks; an unclosed one swallows the rest (its end may still come)."""
-    if _facts(source).mentions_think:
+    if src.mentions_think:
         return text
     kept, pos = [], 0
     while found := _THINK_OPEN.search(text, pos):
@@ -160,6 +204,11 @@ def _strip_think(text: str, source: str, final: bool) -> str:
             return "".join(kept)
         pos = close.end()
     rest = text[pos:]
+    if not kept and _REASONING.match(rest):  # the template opened the block, not the reply
+        close = _THINK_CLOSE.search(rest)
+        if close is None:
+            return rest if final else ""
+        rest = rest[close.end() :]
     partial = None if final else _THINK_PARTIAL.search(rest, max(0, len(rest) - 9))
     return "".join(kept) + (rest[: partial.start()] if partial else rest)
 
@@ -174,7 +223,10 @@ def _first_word(line: str, complete: bool) -> tuple[str, bool]:
     if found is None:
         return "", True
     end = found.end()
-    done = complete or (end < len(line) and not _WORDISH.match(line[end]))
+    # More text can only make the word longer while it reaches the end of what has arrived
+    # (or a lone apostrophe after it does: "Sure'" may become "Sure's").
+    growing = end == len(line) or (end == len(line) - 1 and line[end] in "'’")
+    done = complete or not growing
     return re.split(r"['’]", found.group().lower())[0], done
 
 
@@ -195,35 +247,43 @@ def _is_lead_in(head: str, word: str, ends_line: bool) -> bool:
     return bool(_WEAK_RE.match(text) and _rx(_KEY).search(text))
 
 
-def _lead_in_end(t: str, source: str, final: bool) -> int | None:
-    """Length of the lead-in or label starting ``t`` (0: none), ``None`` while undecided."""
+def _lead_in_end(t: str, src: _Source, final: bool) -> int | None:
+    """Length of the lead-in starting ``t`` (0: none), ``None`` while undecided. A lead-in
+    that carries the user's own words is theirs: it stays."""
+    cut = _lead_in_candidate(t, src, final)
+    if not cut:
+        return cut
+    if not src.is_users(t[:cut], t[cut:]):
+        return cut
+    return 0 if final else None  # the rest may yet account for those words
+
+
+def _lead_in_candidate(t: str, src: _Source, final: bool) -> int | None:
+    """Length of what looks like a lead-in or label starting ``t``, by its shape or its words."""
     nl = t.find("\n")
     line = t if nl < 0 else t[:nl]
     complete = final or nl >= 0
     has_next = nl >= 0 and bool(t[nl + 1 :].strip())
     next_known = final or has_next
+    heading = _is_heading(line, src, complete)
+    if heading is None or (heading and not next_known):
+        return None  # a heading, if text follows it
+    if heading and has_next:
+        return nl + 1
     word, settled = _first_word(line, complete)
     if not settled:
         return 0 if len(line) > _MAX_HEAD else None
-    if word not in _START_WORDS or word == _facts(source).word:
+    if word not in _START_WORDS:
         return 0
     colon = _COLON.search(line)
+    cut = _colon_lead_in(t, line, colon, word, src, complete, has_next, next_known) if colon else 0
+    if cut != 0:
+        return cut
+    exclaimed = _rx(_EXCLAIMED).match(line)
+    if exclaimed:  # "Sure! The new office opens ..." on one line
+        return exclaimed.end()
     if colon:
-        head, rest = line[: colon.start()], line[colon.end() :]
-        if len(head) > _MAX_HEAD or len(head.split()) > _MAX_WORDS:
-            return 0
-        if not complete and not rest.strip():
-            return None
-        if _ECHO_RE.fullmatch(_plain(head)):  # "Text: <the source again>" echoes the input
-            if not complete:
-                return None
-            if _plain(rest.strip(" \"'“”")) == _plain(source):
-                return len(line) + 1
-        if _is_lead_in(head, word, False):
-            return colon.end()
-        if rest.strip() or not _is_lead_in(head, word, True):
-            return 0
-        return (colon.end() if has_next else 0) if next_known else None
+        return 0
     if len(line) > _MAX_HEAD or len(line.split()) > _MAX_WORDS:
         return 0
     if not complete:
@@ -233,36 +293,111 @@ def _lead_in_end(t: str, source: str, final: bool) -> int | None:
     return (nl + 1 if has_next else 0) if next_known else None
 
 
-def _fence_body(content: str, final: bool) -> tuple[str, bool]:
-    """Cut ``content`` at its closing fence; the flag says whether the cut is for good."""
-    pos = 0
+def _is_heading(line: str, src: _Source, complete: bool) -> bool | None:
+    """Whether ``line`` is a short line ending in a colon, in any language ("Voici le texte
+    corrigé :"); None while it is still being written and could become one. A line that
+    opens with the user's words, has a sentence's punctuation or runs long is no heading;
+    nor is any line when the input itself opens with one."""
+    text = line.strip().rstrip("*_ ")
+    words = text.split()
+    if src.colon_first or _SENTENCE_MARK.search(text):
+        return False
+    if len(words) > _MAX_HEADING_WORDS or len(text) > _MAX_HEAD:
+        return False
+    settled = words if complete or line[-1:].isspace() else words[:-1]
+    if _carries_users_words(settled, complete and len(words) == 1, src):
+        return False
+    if not complete:
+        return None
+    return bool(words) and text.endswith((":", "："))
+
+
+def _colon_lead_in(
+    t: str,
+    line: str,
+    colon: re.Match[str],
+    word: str,
+    src: _Source,
+    complete: bool,
+    has_next: bool,
+    next_known: bool,
+) -> int | None:
+    head, rest = line[: colon.start()], line[colon.end() :]
+    if len(head) > _MAX_HEAD or len(head.split()) > _MAX_WORDS:
+        return 0
+    if not complete and not rest.strip():
+        return None
+    if _ECHO_RE.fullmatch(_plain(head)):  # "Text: <the source again>" echoes the input
+        if not complete:
+            return None
+        if _plain(rest.strip(" \"'“”")) == _plain(src.text):
+            return len(line) + 1
+    if _is_lead_in(head, word, False):
+        return colon.end()
+    if rest.strip() or not _is_lead_in(head, word, True):
+        return 0
+    return (colon.end() if has_next else 0) if next_known else None
+
+
+def _carries_users_words(settled: list[str], one_word_line: bool, src: _Source) -> bool:
+    """Whether the line holds two of the user's words of three letters or more (or is the
+    user's one word): then it is the user's text going on, decided as soon as those words
+    are complete, so the stream need not wait for the line to end."""
+    if src.translating or not settled:
+        return False
+    found = [
+        word
+        for word in tokens(" ".join(settled))
+        if len(word) >= 3 and src.words.matched([word]) == [True]
+    ]
+    return len(found) >= 2 or (one_word_line and src.words.matched(tokens(settled[0])) == [True])
+
+
+def _fence_body(content: str, final: bool, nested: bool) -> tuple[str, bool]:
+    """Cut ``content`` at the fence that closes the wrapping one, past fenced blocks inside
+    it (a Markdown answer with code); the flag says whether the cut is for good. ``nested``:
+    the input has fenced blocks, so a bare fence inside may open one too; until another
+    fence closes it, it may as well be the wrapper's end, and what follows it is held."""
+    pos, depth, maybe_end = 0, 0, None
     while (nl := content.find("\n", pos)) >= 0:
-        if _FENCE_CLOSE.fullmatch(content[pos:nl]):
-            return content[:pos], True
+        line = content[pos:nl]
+        if _FENCE_CLOSE.fullmatch(line) and not depth:
+            if not nested:
+                return content[:pos], True
+            maybe_end, depth = pos, 1  # the wrapper's end, or an inner block's start
+        elif _FENCE_CLOSE.fullmatch(line):
+            depth -= 1
+            maybe_end = maybe_end if depth else None  # an inner block, closed again
+        elif _FENCE_INNER.fullmatch(line):
+            depth += 1
         pos = nl + 1
     last = content[pos:]
-    if (_FENCE_CLOSE if final else _FENCE_CLOSE_PREFIX).fullmatch(last):
-        return content[:pos], final
+    if final and _FENCE_CLOSE.fullmatch(last):
+        return content[:pos], True
+    if maybe_end is not None and depth == 1:
+        return content[:maybe_end], final  # text after the wrapper's end: the trailer's
+    if not final and not depth and _FENCE_CLOSE_PREFIX.fullmatch(last):
+        return content[:pos], False
     return content, final
 
 
-def _strip_head(t: str, source: str, final: bool) -> tuple[str, bool] | None:
+def _strip_head(t: str, src: _Source, final: bool) -> tuple[str, bool] | None:
     """Remove lead-ins, labels and an opening fence; returns the rest and the new ``final``."""
     while True:
-        cut = _lead_in_end(t, source, final)
+        cut = _lead_in_end(t, src, final)
         if cut is None:
             return None
         if cut:
             t = t[cut:].lstrip()
             continue
-        if not t.startswith("```") or _facts(source).fenced:
+        if not t.startswith("```") or src.fenced:
             return t, final
         nl = t.find("\n")
         if nl < 0 and not final:
             return None
         if not _FENCE_OPEN.fullmatch((t if nl < 0 else t[:nl]).rstrip()):
             return t, final
-        body, closed = _fence_body("" if nl < 0 else t[nl + 1 :], final)
+        body, closed = _fence_body("" if nl < 0 else t[nl + 1 :], final, src.has_fences)
         t, final = body.lstrip(), final or closed
 
 
@@ -270,41 +405,83 @@ def _is_trailer(line: str) -> bool:
     return bool(_rx(_TRAILER).match(line.lower()))
 
 
-def _trailer_start(lines: list[str], source: str) -> int | None:
-    """Index of the first line of a trailing run of chatter that follows some content."""
-    if _facts(source).has_trailer:
-        return None
-    k = len(lines)
-    while k and (
-        not lines[k - 1].strip() or _is_trailer(lines[k - 1]) or _LIST_ITEM.match(lines[k - 1])
-    ):
-        k -= 1
-    for i in range(max(k, 1), len(lines)):
-        if _is_trailer(lines[i]) and any(line.strip() for line in lines[:i]):
+def _opens_trailer(line: str, src: _Source) -> bool:
+    """Whether ``line`` may begin the chatter after the answer: an offer, a note, a list of
+    changes, a heading ending in a colon, a rule, a remark in parentheses."""
+    return _is_trailer(line) or bool(_PARENTHESIZED.fullmatch(line)) or _sets_apart(line, src)
+
+
+def _sets_apart(line: str, src: _Source) -> bool:
+    """A line that sets what follows apart from the answer: a heading ending in a colon
+    ("Explanation of changes:"), a rule, "Alternatively, ..."; all after it goes with it."""
+    if _RULE_LINE.fullmatch(line):
+        return not src.rules
+    text = line.strip().rstrip("*_ ")
+    heading = text.endswith((":", "：")) and 0 < len(text.split()) <= _MAX_HEADING_WORDS
+    return heading or bool(_rx(_SECOND_VERSION).match(line.lower()))
+
+
+def _trailer_start(lines: list[str], src: _Source) -> int | None:
+    """Index of the first line of the chatter that ends the reply, after some content. The
+    chatter opens with a line that owns none of the user's words; then either that line
+    sets the rest apart, or every line after it is chatter too."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    for position, i in enumerate(content[1:], 1):
+        if not _opens_trailer(lines[i], src):
+            continue
+        tail, before = lines[i:], "\n".join(lines[:i])
+        if src.translating:
+            if position >= src.lines and all(_chatter_line(line, src, None) for line in tail):
+                return i
+        elif not _owns_any(src, lines[i], before) and (
+            _sets_apart(lines[i], src) or all(_chatter_line(x, src, before) for x in tail)
+        ):
             return i
     return None
 
 
-def _strip_tail(t: str, source: str, final: bool) -> str:
-    """Drop a trailer; when not final, hold back whatever a later delta may still change."""
+def _chatter_line(line: str, src: _Source, before: str | None) -> bool:
+    """A blank line, an item of a list, chatter by its words, or (when ``before`` is known)
+    a line owning none of the user's words."""
+    if not line.strip() or _opens_trailer(line, src) or _LIST_ITEM.match(line):
+        return True
+    return before is not None and not _owns_any(src, line, before)
+
+
+def _owns_any(src: _Source, line: str, before: str) -> bool:
+    """Whether ``line`` carries the user's words (half or more of its own are input words
+    that ``before`` does not account for); words it quotes are citations (a list of
+    changes quotes the words it corrected)."""
+    return src.words.is_users(_QUOTED.sub(" ", line), before)
+
+
+def _strip_tail(t: str, src: _Source, final: bool) -> str:
+    """Drop the trailer; when not final, hold back whatever a later delta may still change."""
     lines = t.split("\n")
     if final:
-        cut = _trailer_start(lines, source)
-        return "\n".join(lines[:cut]).strip()
+        return "\n".join(_without_trailers(lines, src)).strip()
     last = len(lines) - 1  # the line still being written
-    cut = _trailer_start(lines[:last], source)
-    if cut is None:
-        cut = last if last else len(lines)
-    return "\n".join(lines[:cut]).rstrip()
+    kept = _without_trailers(lines[:last], src)
+    if len(kept) == last:
+        kept = lines[:last] if last else lines
+    return "\n".join(kept).rstrip()
+
+
+def _without_trailers(lines: list[str], src: _Source) -> list[str]:
+    """Cut trailers until none is left: chatter that only looked like the user's because
+    more chatter followed it is cut too."""
+    while (cut := _trailer_start(lines, src)) is not None:
+        lines = lines[:cut]
+    return lines
 
 
 def _is_quoted(text: str) -> bool:
     return len(text) >= 2 and text[0] in _PAIRS and text[-1] in _PAIRS[text[0]]
 
 
-def _unwrap(t: str, source: str) -> str:
+def _unwrap(t: str, src: _Source) -> str:
     """Remove quotes around the whole of ``t`` unless the source is quoted itself."""
-    if not _is_quoted(t) or _facts(source).quoted:
+    if not _is_quoted(t) or src.quoted:
         return t
     inner = t[1:-1]
     for i, ch in enumerate(inner):
@@ -315,111 +492,56 @@ def _unwrap(t: str, source: str) -> str:
     return inner.strip()
 
 
-def _clean(text: str, source: str, final: bool) -> str:
+def _clean(text: str, src: _Source, final: bool) -> str:
     """Steps 2-5 of the clean-up; when not final, only the part no later delta can change."""
     t = text.lstrip()
     for _ in range(3):
         start = t
-        head = _strip_head(t, source, final)
+        head = _strip_head(t, src, final)
         if head is None:
             return ""
         t, final = head
         if not final and t[:1] in _HOLD_CHARS:
             return ""  # a wrapped answer is decided by its last character
-        t = _strip_tail(t, source, final)
+        t = _strip_tail(t, src, final)
         if not final:
             return t
-        t = _unwrap(t, source)
+        t = _unwrap(t, src)
         if t == start:
             break
     return t
 
 
-def clean_reply(reply: str, source: str) -> str:
-    """The reply without the chatter small models add, stripped of surrounding whitespace."""
-    return _clean(_strip_think(to_lf(reply), source, True), source, True)
+def clean_reply(reply: str, source: str, *, translating: bool = False) -> str:
+    """The reply without the chatter small models add, stripped of surrounding whitespace.
+    ``translating``: the reply is in another language, so its words are not the source's."""
+    src = _facts(source, translating)
+    return _clean(_strip_think(to_lf(reply), src, True), src, True)
 
 
 class StreamCleaner:
     """``clean_reply`` for a streamed reply, emitting cleaned text as soon as it is settled."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, translating: bool = False) -> None:
         self._source = source
+        self._translating = translating
         self._parts: list[str] = []
         self._emitted = ""
 
     def feed(self, delta: str) -> str:
         """Take the next piece of the reply; return newly settled cleaned text (maybe "")."""
         self._parts.append(delta)
-        text = _strip_think(to_lf("".join(self._parts)), self._source, False)
-        return self._advance(_clean(text, self._source, False))
+        src = _facts(self._source, self._translating)
+        text = _strip_think(to_lf("".join(self._parts)), src, False)
+        return self._advance(_clean(text, src, False))
 
     def finish(self) -> str:
         """Return the rest of the cleaned reply."""
-        return self._advance(clean_reply("".join(self._parts), self._source))
+        reply = "".join(self._parts)
+        return self._advance(clean_reply(reply, self._source, translating=self._translating))
 
     def _advance(self, settled: str) -> str:
         if len(settled) <= len(self._emitted) or not settled.startswith(self._emitted):
             return ""
         new, self._emitted = settled[len(self._emitted) :], settled
         return new
-
-
-# ------------------------------------------------------------------------------- guarding
-
-_SENTINEL = re.compile(r"\[\[\s*cannot\s+rewrite\s*\]\]", re.I)
-_META = tuple(  # each matched against the lower-cased start of the reply and of the source
-    r"[\s\"'“‘«„*_>]*(?:" + pattern + ")"
-    for pattern in (
-        r"(?:i['’]?m|i am) sorry\b(?!\s+(?:for|about|to hear))|i apologi[sz]e\b|as an ai\b"
-        r"|as a (?:large )?language model|i (?:can['’]?t|cannot|can not|won['’]?t|am unable to"
-        r"|['’]?m unable to) (?:help|assist|fulfil|comply|provide|rewrite|process|do that"
-        r"|complete|answer|determine|understand|make sense|proceed|rephrase)",
-        r"(?:the|this) (?:text|input|sentence|message|passage|paragraph|original)(?: you)?"
-        r" (?:provided|you|appears|seems|is already|is (?:correct|fine|grammatically)|contains"
-        r"|does not|doesn['’]t|looks|reads)|the (?:speaker|user|author|writer)(?:['’]s| is| was"
-        r"| asks| wants| seems| expresses| mentions| says| describes| requests)\b"
-        r"|it (?:seems|looks|appears)(?: like| that)? (?:you|your|the (?:text|input|message"
-        r"|sentence)|there (?:is|are) no)",
-        r"(?:could|can|would) you (?:please )?(?:provide|clarify|specify|share|give|tell|explain"
-        r"|rephrase)\b|please (?:provide|clarify|specify|share)\b",
-        r"here(?:['’]s| is| are)\b|(?:sure|certainly|of course|absolutely)(?:[!.,]*\s*$|[!.,]+\s+"
-        r"(?:here|i['’]d be happy|i can help|let me|below))",
-    )
-)
-
-_CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA", "IDEOGRAPHIC"})
-
-
-def _dominant_script(text: str) -> str | None:
-    """The script of at least 60% of the letters in ``text`` (None: too few or mixed)."""
-    counts: dict[str, int] = {}
-    for ch in filter(str.isalpha, text):
-        words = unicodedata.name(ch, "OTHER").replace("FULLWIDTH ", "").replace("HALFWIDTH ", "")
-        script = "CJK" if words.split()[0] in _CJK else words.split()[0]
-        counts[script] = counts.get(script, 0) + 1
-    total = sum(counts.values())
-    if total < 4:
-        return None
-    script, count = max(counts.items(), key=lambda item: item[1])
-    return script if count >= 0.6 * total else None
-
-
-def guard_reply(cleaned: str, source: str, *, translating: bool = False) -> str | None:
-    """None when ``cleaned`` may replace ``source``; otherwise why not (lower case)."""
-    reply = cleaned.strip()
-    if not reply:
-        return "the model returned nothing"
-    if _SENTINEL.search(reply) and not _SENTINEL.search(source):
-        return "the model said it cannot rewrite this text"
-    if len(reply) > 3 * len(source) + 64:
-        ratio = round(len(reply) / max(len(source), 1))
-        return f"the reply is {ratio} times longer than the input"
-    starts = reply[:200].lower(), source[:200].lower()
-    if any(_rx(meta).match(starts[0]) and not _rx(meta).match(starts[1]) for meta in _META):
-        return "the reply looks like a comment on the text, not a rewrite of it"
-    if not translating:
-        expected, got = _dominant_script(source), _dominant_script(reply)
-        if expected and got and expected != got:
-            return "the reply is in another script than the input"
-    return None
