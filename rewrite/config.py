@@ -11,7 +11,16 @@ import os
 import re
 
 from . import paths
-from .actions import BUILTIN_ACTIONS, CUSTOM_ACTION, Action, Example
+from .actions import (
+    BUILTIN_ACTIONS,
+    CONTENTS,
+    CUSTOM_ACTION,
+    LANGUAGES,
+    LENGTHS,
+    Action,
+    Example,
+    Profile,
+)
 from .errors import ConfigError
 from .hosts import APIS, Host, parse_host
 from .settings import (  # re-exported: the settings are read as rewrite.config.Settings
@@ -212,7 +221,17 @@ _TOP_KEYS = (
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
 _HOST_KEYS = ("url", "api", "api_key_env", "headers")
 _LSP_KEYS = ("prefetch", "log_text")
-_ACTION_KEYS = ("description", "instruction", "prefix", "model", "options", "examples", "params")
+_ACTION_KEYS = (
+    "description",
+    "instruction",
+    "prefix",
+    "model",
+    "options",
+    "examples",
+    "params",
+    "profile",
+)
+_PROFILE_KEYS = ("length", "content", "language")
 
 
 def _validate(
@@ -387,6 +406,9 @@ def _action(check: _Checker, key: KeyPath, name: str, spec: Any, base: Action | 
             )
     return action.with_overrides(
         **strings,
+        profile=_profile(check, (*key, "profile"), fields["profile"], action.profile)
+        if "profile" in fields
+        else None,
         options=_options(check, (*key, "options"), fields["options"])
         if "options" in fields
         else None,
@@ -397,6 +419,18 @@ def _action(check: _Checker, key: KeyPath, name: str, spec: Any, base: Action | 
         if params is not None
         else None,
     )
+
+
+def _profile(check: _Checker, key: KeyPath, value: Any, base: Profile) -> Profile:
+    """What a valid result of the action looks like: length, content, language."""
+    fields = check.mapping(key, value)
+    check.known_keys(key, fields, _PROFILE_KEYS)
+    allowed = {"length": LENGTHS, "content": CONTENTS, "language": LANGUAGES}
+    for name, item in fields.items():
+        if item not in allowed[name]:
+            choices = ", ".join(allowed[name])
+            raise check.fail((*key, name), f"expected one of {choices}, got {item!r}")
+    return base.replace(**fields)
 
 
 def _examples(check: _Checker, key: KeyPath, value: Any) -> tuple[Example, ...]:

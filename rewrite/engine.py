@@ -18,7 +18,7 @@ import time
 from . import paths
 from .actions import PROMPT_VERSION, Action, Message, build_messages, custom_action
 from .cache import Cache
-from .errors import Cancelled, InputError, RejectedReply, ServerError, UsageError
+from .errors import Cancelled, InputError, ServerError, UsageError
 from .frame import Frame, split_frame
 from .record import Record
 from .results import RewriteRequest, RewriteResult, Timings
@@ -252,7 +252,7 @@ class RewriteStream:
         if self._cancelled:
             self._chat.close()
             raise Cancelled("the rewrite was cancelled")
-        cleaner = StreamCleaner(self._plan.frame.body)
+        cleaner = StreamCleaner(self._plan.frame.body, translating=self._plan.action.translating)
         reply: list[str] = []
         first_token: float | None = None
         try:
@@ -295,14 +295,11 @@ class RewriteStream:
         )
 
     def _guarded(self, reply: str) -> str:
-        from .text import clean_reply, guard_reply
+        from .guard import review
 
-        body = self._plan.frame.body
-        cleaned = clean_reply(reply, body)
-        reason = guard_reply(cleaned, body, translating=self._plan.action.translating)
-        if reason is not None:
-            raise RejectedReply(reason, reply=reply)
-        return cleaned
+        plan = self._plan
+        instructions = plan.messages[0]["content"]
+        return review(reply, plan.frame.body, plan.action, plan.request.params, instructions)
 
 
 def estimate_tokens(text: str) -> int:

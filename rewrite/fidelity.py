@@ -1,0 +1,225 @@
+"""Is the reply faithful to the text, as the action's profile allows? Its length, the
+content it keeps and invents (words, numbers, addresses, negations), and its language.
+
+Pure functions of the reply, the input and the profile, called by the guard.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .actions import Profile
+from .align import InputWords, tokens
+
+# (factor, slack): the longest reply allowed is factor × the input's length + slack.
+_LENGTH_LIMITS = {"shorter": (1.1, 8), "similar": (2.5, 40), "longer": (10.0, 400)}
+_KEEPS = 0.5  # content "kept": at least this share of the reply is input words, and back
+_INVENTS_LITTLE = 0.5  # a shorter reply: at least this share of it is the input's words
+_ADDED_WORDS = (1.25, 2)  # a fix has at most 1.25 × the input's words + 2
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_ADDRESS = re.compile(r"(?i)\b(?:https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+)")
+# Words that carry a "no"; a fix keeps every one, a rewording keeps at least one.
+_NEGATIONS = (
+    "not|no|never|nothing|nobody|none|nor|neither|cannot|cant|dont|doesnt|didnt|isnt|arent"
+    "|wasnt|werent|wont|wouldnt|couldnt|shouldnt|havent|hasnt|hadnt|nicht|kein|keine|keinen"
+    "|keiner|nie|niemals|nichts|niemand|pas|jamais|rien|personne|aucun|aucune|nunca|nada"
+    "|nadie|ningun|ninguna|ninguno"
+)
+_NEGATION = re.compile(rf"\b(?:{_NEGATIONS})\b|n['’]t\b", re.I)
+_CONDITION = re.compile(
+    r"(?i)\b(?:except|excepting|unless|only (?:if|when)|apart from|other than|provided that"
+    r"|außer|ausser|es sei denn|nur wenn|sauf|à moins|excepto|salvo|a menos que)\b"
+)
+_IDIOMS = re.compile(
+    r"(?i)\bor not\b|\b(?:do not|don['’]?t|dont|never) forget\b|\bnicht vergessen\b"
+    r"|\bvergiss (?:nicht|es nicht)\b|\bn['’]oublie(?:z)? pas\b|\bno (?:te )?olvides\b"
+)
+_NEGATION_HINTS = re.compile(
+    r"\b(?:unable|without|impossible|unfortunately|regret|fail|lack|absent|refuse|decline"
+    r"|unavailable|unlikely|uncertain|unsure|unclear|ohne|leider|sans|sin)\w*",
+    re.I,
+)
+_SCRIPTS = {  # the script a language is written in, where it is not Latin
+    "ja": ("HIRAGANA", "KATAKANA", "CJK"),
+    "zh": ("CJK",),
+    "ko": ("HANGUL",),
+    "ru": ("CYRILLIC",),
+    "uk": ("CYRILLIC",),
+    "bg": ("CYRILLIC",),
+    "sr": ("CYRILLIC",),
+    "el": ("GREEK",),
+    "ar": ("ARABIC",),
+    "fa": ("ARABIC",),
+    "he": ("HEBREW",),
+    "hi": ("DEVANAGARI",),
+    "th": ("THAI",),
+}
+_CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA", "IDEOGRAPHIC"})
+
+
+def fidelity(
+    reply: str, source: str, words: InputWords, profile: Profile, target: str | None
+) -> str | None:
+    """Why `reply` is not faithful to `source` under `profile`, or None."""
+    return (
+        _length(reply, source, profile)
+        or _language(reply, source, words, profile, target)
+        or _kept_facts(reply, source, profile)
+        or _content(reply, source, words, profile)
+    )
+
+
+def _length(reply: str, source: str, profile: Profile) -> str | None:
+    factor, slack = _LENGTH_LIMITS.get(profile.length, _LENGTH_LIMITS["similar"])
+    if len(reply) <= factor * len(source) + slack:
+        return None
+    if profile.length == "shorter":
+        return "the reply is longer than the input, and this action shortens"
+    ratio = round(len(reply) / max(len(source), 1))
+    return f"the reply is {ratio} times longer than the input"
+
+
+def _kept_facts(reply: str, source: str, profile: Profile) -> str | None:
+    """Numbers, addresses and negations a rewrite may not lose or make up."""
+    if profile.content == "free":
+        return None
+    missing = [a for a in _ADDRESS.findall(source) if a.rstrip(".,;)") not in reply]
+    if missing:
+        return f"the reply loses {missing[0].rstrip('.,;)')}"
+    if profile.content == "kept" or profile.length == "shorter":
+        had, has = _numbers(source), _numbers(reply)
+        if had - has:
+            return f"the reply loses the number {sorted(had - has)[0]}"
+        if has - had:
+            return f"the reply adds the number {sorted(has - had)[0]}"
+    return _negation(reply, source, profile) or _condition(reply, source, profile)
+
+
+def _condition(reply: str, source: str, profile: Profile) -> str | None:
+    """An exception or a condition ("except ...", "unless ...") changes what the text says;
+    a rewrite that drops every one of them says something else."""
+    if profile.language == "target" or not _CONDITION.search(source):
+        return None
+    return None if _CONDITION.search(reply) else "the reply drops a condition or an exception"
+
+
+def _numbers(text: str) -> set[str]:
+    return {found.rstrip(".,:") for found in _NUMBER.findall(text)}
+
+
+def _negation(reply: str, source: str, profile: Profile) -> str | None:
+    if profile.language == "target":
+        return None
+    source, reply = _affirmed(source), _affirmed(reply)
+    had, has = len(_NEGATION.findall(source)), len(_NEGATION.findall(reply))
+    if profile.content == "kept" and has < had:
+        return "the reply drops a negation"
+    if had and not has and not _NEGATION_HINTS.search(reply):
+        return "the reply drops a negation"
+    return None
+
+
+def _affirmed(text: str) -> str:
+    """The text with negations that say something positive taken out ("whether or not",
+    "don't forget" is "remember")."""
+    return _IDIOMS.sub(" ", text)
+
+
+def _content(reply: str, source: str, words: InputWords, profile: Profile) -> str | None:
+    if profile.content == "free" or not words.total:
+        return None
+    lines, given = _lines(reply), _lines(source)
+    if profile.language == "target":  # a translation keeps the text's lines
+        return _too_many_lines(lines, given, given + 1)
+    coverage, count = words.coverage(reply), len(tokens(reply))
+    if profile.content == "kept":
+        factor, slack = _ADDED_WORDS
+        if (
+            coverage < _KEEPS
+            or words.recall(reply) < _KEEPS
+            or count > factor * words.total + slack
+        ):
+            return "the reply changes more than spelling and grammar"
+    if profile.length == "shorter":
+        if coverage < _INVENTS_LITTLE:
+            return "the reply says things the input does not"
+        if _dropped_paragraph(reply, source):
+            return "the reply leaves out a whole paragraph"
+    if coverage == 0 and count >= 3:
+        return "the reply has little to do with the input"
+    return _too_many_lines(lines, given, 2 * given + 2)
+
+
+def _dropped_paragraph(reply: str, source: str) -> bool:
+    """Whether a paragraph of four or more words has not one content word in the reply
+    (matched exactly: "Tuesday" is one typo away from "Thursday")."""
+    said = {word for word in tokens(reply) if len(word) >= 4}
+    paragraphs = [tokens(paragraph) for paragraph in re.split(r"\n\s*\n", source)]
+    return any(len(words) >= 4 and not said & set(words) for words in paragraphs)
+
+
+def _too_many_lines(lines: int, given: int, most: int) -> str | None:
+    if lines > most:
+        return f"the reply has {lines} lines where the input has {given}"
+    return None
+
+
+def _lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def _language(
+    reply: str, source: str, words: InputWords, profile: Profile, target: str | None
+) -> str | None:
+    if profile.language == "any":
+        return None
+    if profile.language == "target":
+        return _translated(reply, source, words, target)
+    expected, got = _dominant_script(source), _dominant_script(reply)
+    if expected and got and expected != got:
+        return "the reply is in another script than the input"
+    from .language import detect
+
+    was, now = detect(source), detect(reply)
+    if was and now and was != now:
+        return f"the reply is in another language ({now}) than the input ({was})"
+    return None
+
+
+def _translated(reply: str, source: str, words: InputWords, target: str | None) -> str | None:
+    from .language import code_for, detect
+
+    wanted = code_for(target) if target else None
+    was, now = detect(source), detect(reply)
+    if was and was == wanted:
+        return None  # already in the target language: any faithful reply will do
+    if words.coverage(reply) >= 0.7 and len(tokens(reply)) >= 3:
+        return "the reply is not translated"
+    if wanted and now and now != wanted:
+        return f"the reply is not in {target} (it reads as {now})"
+    script = _dominant_script(reply)
+    expected = _SCRIPTS.get(wanted or "", ("LATIN",))
+    if wanted and script and script not in expected:
+        return f"the reply is not in {target} (it is in {script.lower()} script)"
+    if wanted == "ja" and script == "CJK" and not _has_kana(reply):
+        return f"the reply is not in {target} (no kana: it reads as Chinese)"
+    return None
+
+
+def _has_kana(text: str) -> bool:
+    return any(unicodedata.name(ch, "").startswith(("HIRAGANA", "KATAKANA")) for ch in text)
+
+
+def _dominant_script(text: str) -> str | None:
+    """The script of at least 60% of the letters in ``text`` (None: too few or mixed)."""
+    counts: dict[str, int] = {}
+    for ch in filter(str.isalpha, text):
+        words = unicodedata.name(ch, "OTHER").replace("FULLWIDTH ", "").replace("HALFWIDTH ", "")
+        script = "CJK" if words.split()[0] in _CJK else words.split()[0]
+        counts[script] = counts.get(script, 0) + 1
+    total = sum(counts.values())
+    if total < 4:
+        return None
+    script, count = max(counts.items(), key=lambda item: item[1])
+    return script if count >= 0.6 * total else None
