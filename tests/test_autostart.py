@@ -29,7 +29,7 @@ with open(os.environ["FAKE_OLLAMA_PIDFILE"], "w") as pidfile:
     pidfile.write(str(os.getpid()))
 os.chdir({str(ROOT)!r})
 os.execv(sys.executable, [sys.executable, "-m", "tests.standin", "--port", port,
-                          "--reply", "Started and rewritten."])
+                          "--reply", "They're going."])
 """
 
 
@@ -53,7 +53,7 @@ def test_autostart_starts_ollama_serve_and_rewrites(
     write_config(isolated_home, "autostart: true\n")
     host = unused_url()
     run = run_cli("fix", input="their going\n", env={**fake_ollama, "OLLAMA_HOST": host})
-    assert (run.code, run.text) == (0, "Started and rewritten.\n"), run.stderr
+    assert (run.code, run.text) == (0, "They're going.\n"), run.stderr
     assert "started `ollama serve`" in run.stderr
     assert Path(fake_ollama["FAKE_OLLAMA_PIDFILE"]).exists()
     log = isolated_home / "state" / "rewrite" / "ollama-serve.log"

@@ -182,7 +182,6 @@ def test_model_information_is_remembered(tmp_path: Path) -> None:
 
 
 def test_concurrent_processes_share_the_file(standin: StandIn, isolated_home: Path) -> None:
-    standin.reply = "Done."
     standin.token_delay = 0.01
     env = {**os.environ, "OLLAMA_HOST": standin.url}
     processes = [
@@ -239,8 +238,7 @@ def test_a_hit_imports_nothing_of_the_network(standin: StandIn) -> None:
 
 
 def test_cache_clear_and_stats(standin: StandIn, run_cli: RunCli) -> None:
-    standin.reply = "Done."
-    for text in ("one\n", "two\n"):
+    for text in ("one\n", "two\n"):  # echoed back
         assert run_cli("fix", input=text).code == 0
     stats = run_cli("cache", "stats")
     assert stats.code == 0 and "2 of at most 20000 rewrites" in stats.text

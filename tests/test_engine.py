@@ -28,7 +28,6 @@ def test_stream_yields_cleaned_pieces_then_the_framed_result(standin: StandIn) -
 
 
 def test_two_texts_send_identical_prefixes_and_load_options(standin: StandIn) -> None:
-    standin.reply = "Done."
     engine = engine_for(standin)
     engine.rewrite(RewriteRequest("first text, quite short"))
     engine.rewrite(RewriteRequest("a second and rather different text to fix"))

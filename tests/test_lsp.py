@@ -177,7 +177,7 @@ async def test_a_stale_version_is_not_applied(standin: StandIn, running: list[Ed
 async def test_a_change_during_the_rewrite_discards_it(
     standin: StandIn, running: list[Editor]
 ) -> None:
-    standin.reply = "They are going to the store today, all of them."
+    standin.reply = "They are going to the store today."
     standin.token_delay = 0.05
     editor = await start_editor(standin.url, "neovim", {"lsp": {"prefetch": False}})
     running.append(editor)

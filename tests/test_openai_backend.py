@@ -58,13 +58,13 @@ def test_a_rewrite_streams_from_an_openai_server(standin: StandIn, run_cli: RunC
 
 
 def test_json_carries_the_usage_and_llama_cpp_timings(run_cli: RunCli) -> None:
-    with StandIn(reply="They're going.", openai_timings=True) as server:
+    with StandIn(reply="They're going to the store.", openai_timings=True) as server:
         run = run_cli("fix", "--json", input=SLOPPY, env={"OLLAMA_HOST": v1(server)})
         assert run.code == 0, run.stderr
         result = json.loads(run.stdout)
         assert result["host"] == v1(server)
     timings = result["timings"]
-    assert timings["prompt_tokens"] > 0 and timings["output_tokens"] == 2
+    assert timings["prompt_tokens"] > 0 and timings["output_tokens"] == 5
     assert timings["eval_ms"] > 0 and timings["cached_tokens"] is not None
     assert timings["total_ms"] == pytest.approx(
         timings["prompt_eval_ms"] + timings["eval_ms"], abs=0.002
@@ -146,7 +146,7 @@ def one_shot_server(body: bytes) -> Iterator[str]:
 
 
 def test_a_short_retry_after_is_waited_for_once(standin: StandIn, run_cli: RunCli) -> None:
-    standin.reply = "They're going."
+    standin.reply = "They're going to the store."
     standin.fault("status", status=429, retry_after=0, path=CHAT)
     run = run_cli("fix", input=SLOPPY, env={"OLLAMA_HOST": v1(standin)})
     assert run.code == 0, run.stderr
@@ -156,7 +156,9 @@ def test_a_short_retry_after_is_waited_for_once(standin: StandIn, run_cli: RunCl
 def test_a_key_from_the_named_variable_and_a_refusal_that_names_it(
     run_cli: RunCli, isolated_home: Path
 ) -> None:
-    with StandIn(reply="They're going.", required_headers={"Authorization": "Bearer k-1"}) as s:
+    with StandIn(
+        reply="They're going to the store.", required_headers={"Authorization": "Bearer k-1"}
+    ) as s:
         write_config(isolated_home, f"hosts: [{{url: '{v1(s)}', api_key_env: GPU_KEY}}]\n")
         env = {"OLLAMA_HOST": ""}  # the config's hosts, not the fixture's
         refused = run_cli("fix", input=SLOPPY, env={**env, "GPU_KEY": ""})
@@ -172,7 +174,9 @@ def test_a_key_from_the_named_variable_and_a_refusal_that_names_it(
 
 def test_basic_auth_from_ollama_host_reaches_an_ollama_proxy(run_cli: RunCli) -> None:
     token = base64.b64encode(b"bob:s3cret").decode()
-    with StandIn(reply="They're going.", required_headers={"Authorization": f"Basic {token}"}) as s:
+    with StandIn(
+        reply="They're going to the store.", required_headers={"Authorization": f"Basic {token}"}
+    ) as s:
         address = s.url.replace("http://", "http://bob:s3cret@")
         allowed = run_cli("fix", "--json", input=SLOPPY, env={"OLLAMA_HOST": address})
         wrong = address.replace("s3cret", "guess")
@@ -186,7 +190,9 @@ def test_basic_auth_from_ollama_host_reaches_an_ollama_proxy(run_cli: RunCli) ->
 def test_proxy_headers_on_an_ollama_host_read_the_environment(
     run_cli: RunCli, isolated_home: Path
 ) -> None:
-    with StandIn(reply="They're going.", required_headers={"X-Api-Key": "team-key"}) as s:
+    with StandIn(
+        reply="They're going to the store.", required_headers={"X-Api-Key": "team-key"}
+    ) as s:
         write_config(isolated_home, f"hosts: [{{url: '{s.url}', headers: {{X-Api-Key: $KEY}}}}]\n")
         run = run_cli("fix", input=SLOPPY, env={"OLLAMA_HOST": "", "KEY": "team-key"})
         status = run_cli("status", env={"OLLAMA_HOST": "", "KEY": "team-key"})

@@ -138,7 +138,7 @@ def test_copy_writes_osc52_and_status_and_help_answer(standin: StandIn) -> None:
     standin.reply = "Done."
 
     async def script(pipe: Any, state: ShellState) -> None:
-        pipe.send_text("text" + ENTER)
+        pipe.send_text("done" + ENTER)
         await until(lambda: state.last_result is not None)
         for command in ("/copy", "/status", "/help"):
             pipe.send_text(command + ENTER)
@@ -188,10 +188,10 @@ def test_errors_print_one_line_and_the_shell_recovers(standin: StandIn) -> None:
 
     async def script(pipe: Any, state: ShellState) -> None:
         standin.stop()
-        pipe.send_text("first try" + ENTER)
+        pipe.send_text("fine" + ENTER)
         await until(lambda: "no Ollama server answers" in state.out.getvalue())  # type: ignore[attr-defined]
         standin.start()
-        pipe.send_text("second try" + ENTER)
+        pipe.send_text("fine!" + ENTER)
         await until(lambda: state.last_result is not None)
 
     _, printed = drive(standin, script)
@@ -225,7 +225,7 @@ def test_the_model_is_warmed_when_the_shell_starts(standin: StandIn) -> None:
 
 
 def test_history_is_kept_between_sessions(standin: StandIn, isolated_home: Path) -> None:
-    standin.reply = "Fine."
+    standin.reply = "Remember me."
 
     async def script(pipe: Any, state: ShellState) -> None:
         pipe.send_text("remember me" + ENTER)

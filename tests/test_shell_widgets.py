@@ -281,12 +281,12 @@ def test_a_marker_shows_while_pending_and_ctrl_c_keeps_the_line(
     shell: str, open_shell: ShellFactory, standin: StandIn
 ) -> None:
     pane = open_shell(shell)
-    standin.reply = "echo they go"  # shorter than the line and the marker
+    standin.reply = "echo they go to store"  # shorter than the line and the marker
     standin.token_delay = 0.25
     pane.type(TYPED)
     pane.press("M-r")
     pane.wait("the pending marker", lambda lines: PENDING[shell] in last(lines))
-    pane.wait_for_line("echo they go")
+    pane.wait_for_line("echo they go to store")
     assert PENDING[shell] not in "\n".join(pane.lines())
     pane.press("C-u")
     interrupt_a_slow_rewrite(pane, shell, standin)

@@ -98,7 +98,6 @@ def test_the_keeper_reports_errors_and_recovers(standin: StandIn) -> None:
 
 
 def test_two_texts_send_byte_identical_prefixes(standin: StandIn) -> None:
-    standin.reply = "Done."
     engine = Engine(load_settings(Overrides(hosts=(standin.url,))))
     texts = ["first text, quite short", "a second and rather different text to fix"]
     for text in texts:
