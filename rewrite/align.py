@@ -18,8 +18,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_APOSTROPHES = str.maketrans("", "", "'’")
+_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_APOSTROPHES = str.maketrans("", "", "'’-")  # "Wi-Fi" is "wifi", "don't" is "dont"
 # Textspeak that `fix` spells out; both sides are normalized through it. (Contractions need
 # nothing: without their apostrophes "don't" and "dont" are one word already.)
 _TEXTSPEAK = {
@@ -35,6 +35,17 @@ _TEXTSPEAK = {
     "2moro": "tomorrow",
     "b4": "before",
     "msg": "message",
+    "ppl": "people",
+    "thru": "through",
+    "nite": "night",
+    "2nite": "tonight",
+    "gonna": "going",
+    "wanna": "want",
+    "bday": "birthday",
+    "dept": "department",
+    "pic": "picture",
+    "pics": "pictures",
+    "convo": "conversation",
     "bc": "because",
     "cuz": "because",
     "coz": "because",
@@ -43,13 +54,38 @@ _TEXTSPEAK = {
 }
 
 
+# Words a fix puts for one another: each group is one word here.
+_CONFUSABLES = {
+    word: group.split("|")[0]
+    for group in (
+        "their|there|theyre",
+        "your|youre",
+        "then|than",
+        "to|too",
+        "were|where|wear",
+        "whose|whos",
+        "affect|effect",
+        "loose|lose",
+        "accept|except",
+        "weather|whether",
+        "quite|quiet",
+        "until|till|til",
+        "das|dass",
+        "seid|seit",
+        "wider|wieder",
+    )
+    for word in group.split("|")
+}
+
+
 @lru_cache(maxsize=4096)
 def normalize(token: str) -> str:
     """A word as rewrites leave it comparable: case-folded, accents and apostrophes gone,
-    textspeak and contractions spelled out."""
+    textspeak spelled out, words a fix confuses taken as one."""
     folded = unicodedata.normalize("NFKD", token.casefold().translate(_APOSTROPHES))
     plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TEXTSPEAK.get(plain, plain)
+    plain = _TEXTSPEAK.get(plain, plain)
+    return _CONFUSABLES.get(plain, plain)
 
 
 def tokens(text: str) -> list[str]:
@@ -66,11 +102,13 @@ def similar(a: str, b: str) -> bool:
         return False
     if len(shorter) < 3:  # "to" and "too", "of" and "off"; not "is" and "it"
         return len(shorter) == 2 and len(longer) == 3 and longer.startswith(shorter)
-    if a.isdigit() or b.isdigit() or a[0] != b[0]:
+    if a.isdigit() or b.isdigit():
         return False
     longest = max(len(a), len(b))
     allowed = 1 if longest <= 5 else 2 if longest <= 9 else 3
-    return abs(len(a) - len(b)) <= allowed and _distance(a, b, allowed) <= allowed
+    if a[0] != b[0]:  # "affect" and "effect"; more than one change is another word
+        allowed = 1 if longest >= 5 else 0
+    return abs(len(a) - len(b)) <= allowed and 0 < allowed >= _distance(a, b, allowed)
 
 
 def _distance(a: str, b: str, limit: int) -> int:

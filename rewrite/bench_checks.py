@@ -205,6 +205,45 @@ def _language(sample_id: str, value: object) -> str | None:
 # ------------------------------------------------------------------------------ checking
 
 
+GOOD, MISSED, GARBAGE = "good", "missed", "garbage"
+
+
+def verdict(sample: Sample, result: str) -> tuple[str, list[str]]:
+    """GOOD; MISSED when every failure is a correction left undone (the user's own typo
+    still there, as they wrote it: the text is no worse); else GARBAGE. With the reasons."""
+    reasons = failures(sample, result)
+    if not reasons:
+        return GOOD, []
+    missed = set(_missed_corrections(sample, result))
+    return (MISSED if set(reasons) <= missed else GARBAGE), reasons
+
+
+def _missed_corrections(sample: Sample, result: str) -> list[str]:
+    """The failures that only say a correction was not made."""
+    missed = [
+        f"still contains '{phrase}'"
+        for phrase in sample.checks.drop
+        if fold(phrase) in fold(result) and fold(phrase) in fold(sample.text)
+    ]
+    for phrase in sample.checks.keep:
+        if contains_phrase(sample.text, phrase):
+            continue  # the text had it right: losing it loses content
+        misspelled = _close_words(phrase, sample.text)
+        if any(contains_phrase(result, word) for word in misspelled):
+            missed.append(f"misses '{phrase}'")
+    return missed
+
+
+def _close_words(phrase: str, text: str) -> list[str]:
+    """Words of the text that look like `phrase` misspelled."""
+    from difflib import get_close_matches
+
+    words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", text)
+    return get_close_matches(phrase, words, n=3, cutoff=0.7) + get_close_matches(
+        phrase.lower(), [word.lower() for word in words], n=3, cutoff=0.7
+    )
+
+
 def failures(sample: Sample, result: str) -> list[str]:
     """Every check the result fails, as short reasons; an empty list means a good result."""
     if not result.strip():

@@ -17,7 +17,50 @@ _LENGTH_LIMITS = {"shorter": (1.1, 8), "similar": (2.5, 40), "longer": (10.0, 40
 _KEEPS = 0.5  # content "kept": at least this share of the reply is input words, and back
 _INVENTS_LITTLE = 0.5  # a shorter reply: at least this share of it is the input's words
 _ADDED_WORDS = (1.25, 2)  # a fix has at most 1.25 × the input's words + 2
+_LONG_WORD = 5  # letters: a fix makes up no word this long
+# Four-letter words a fix may put for others (grammar); any other word of four letters or
+# more in the input, a fix keeps.
+_FUNCTION_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "were have been does than then that this with from they them your what when will would"
+        " could should shall into onto over some such very also just only here there where"
+        " sind wird habe hast hatte dass wenn dann auch noch aber oder eine einen einem einer"
+        " nicht sein seine ihre haben werden wurde their theyre youre whose thats whats lets"
+        " dont cant wont isnt arent wasnt didnt doesnt",
+    )
+)
+_CONTRACTION = re.compile(r"\b([a-z]+)['’](s|re|ve|ll|d|m|t)\b")
+_EXPANSIONS = {
+    "s": "is|are|has",
+    "re": "are",
+    "ve": "have",
+    "ll": "will|shall",
+    "d": "would|had",
+    "m": "am",
+    "t": "not",
+}
+_LONG_ENOUGH = 40  # characters: below this, a text is too short to judge by its length
+_SHORTEST = {"target": 0.4, "similar": 0.3}  # the shortest reply, × the input's length
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NUMBER_WORDS = {
+    word: str(value)
+    for words in (
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty",
+        "null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn "
+        "vierzehn fünfzehn sechzehn siebzehn achtzehn neunzehn zwanzig",
+    )
+    for value, word in enumerate(words.split())
+} | {
+    word: str(10 * tens)
+    for tens, words in enumerate(
+        ("", "", "", "thirty dreißig", "forty vierzig", "fifty fünfzig", "sixty sechzig",
+         "seventy siebzig", "eighty achtzig", "ninety neunzig"),
+    )
+    for word in words.split()
+}  # fmt: skip
+_NUMBER_WORD = re.compile(rf"(?i)\b(?:{'|'.join(_NUMBER_WORDS)})\b")
 _ADDRESS = re.compile(r"(?i)\b(?:https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+)")
 # Words that carry a "no"; a fix keeps every one, a rewording keeps at least one.
 _NEGATIONS = (
@@ -62,22 +105,38 @@ def fidelity(
     reply: str, source: str, words: InputWords, profile: Profile, target: str | None
 ) -> str | None:
     """Why `reply` is not faithful to `source` under `profile`, or None."""
+    from .structure import structure
+
     return (
         _length(reply, source, profile)
         or _language(reply, source, words, profile, target)
         or _kept_facts(reply, source, profile)
+        or structure(reply, source, profile)
         or _content(reply, source, words, profile)
     )
 
 
 def _length(reply: str, source: str, profile: Profile) -> str | None:
     factor, slack = _LENGTH_LIMITS.get(profile.length, _LENGTH_LIMITS["similar"])
-    if len(reply) <= factor * len(source) + slack:
+    if len(reply) > factor * len(source) + slack:
+        if profile.length == "shorter":
+            return "the reply is longer than the input, and this action shortens"
+        ratio = round(len(reply) / max(len(source), 1))
+        return f"the reply is {ratio} times longer than the input"
+    if profile.content == "free" or len(source) < _LONG_ENOUGH:
         return None
-    if profile.length == "shorter":
-        return "the reply is longer than the input, and this action shortens"
-    ratio = round(len(reply) / max(len(source), 1))
-    return f"the reply is {ratio} times longer than the input"
+    if profile.length == "shorter" and len(reply) >= len(source):
+        return "the reply is not shorter than the input"
+    shortest = _SHORTEST.get(profile.language if profile.language == "target" else profile.length)
+    if shortest and _width(reply) < shortest * _width(source):
+        return "the reply is much shorter than the input: it leaves things out"
+    return None
+
+
+def _width(text: str) -> int:
+    """Length in Latin letters' worth: a CJK or Hangul character says about what three do."""
+    wide = sum(1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    return len(text) + 2 * wide
 
 
 def _kept_facts(reply: str, source: str, profile: Profile) -> str | None:
@@ -87,12 +146,13 @@ def _kept_facts(reply: str, source: str, profile: Profile) -> str | None:
     missing = [a for a in _ADDRESS.findall(source) if a.rstrip(".,;)") not in reply]
     if missing:
         return f"the reply loses {missing[0].rstrip('.,;)')}"
-    if profile.content == "kept" or profile.length == "shorter":
-        had, has = _numbers(source), _numbers(reply)
-        if had - has:
-            return f"the reply loses the number {sorted(had - has)[0]}"
-        if has - had:
-            return f"the reply adds the number {sorted(has - had)[0]}"
+    exact = profile.content == "kept" or profile.length == "shorter"
+    had, has = _numbers(source, exact), _numbers(reply, exact)
+    if had - has:
+        return f"the reply loses the number {sorted(had - has)[0]}"
+    added = _numbers(reply, exact, words=False) - had  # a "two" put for "to" adds nothing
+    if added:
+        return f"the reply adds the number {sorted(added)[0]}"
     return _negation(reply, source, profile) or _condition(reply, source, profile)
 
 
@@ -104,8 +164,13 @@ def _condition(reply: str, source: str, profile: Profile) -> str | None:
     return None if _CONDITION.search(reply) else "the reply drops a condition or an exception"
 
 
-def _numbers(text: str) -> set[str]:
-    return {found.rstrip(".,:") for found in _NUMBER.findall(text)}
+def _numbers(text: str, every: bool, *, words: bool = True) -> set[str]:
+    """The numbers of a text as their digits ("10:30" and "10.30" are one number, "thirty"
+    is 30 unless not `words`); `every`: single digits too, which a rewording may spell out
+    ("at nine")."""
+    digits = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group().lower()], text) if words else text
+    found = {re.sub(r"\D", "", number) for number in _NUMBER.findall(digits)}
+    return {number for number in found if every or len(number) >= 2}
 
 
 def _negation(reply: str, source: str, profile: Profile) -> str | None:
@@ -127,20 +192,11 @@ def _affirmed(text: str) -> str:
 
 
 def _content(reply: str, source: str, words: InputWords, profile: Profile) -> str | None:
-    if profile.content == "free" or not words.total:
+    if profile.content == "free" or profile.language == "target" or not words.total:
         return None
-    lines, given = _lines(reply), _lines(source)
-    if profile.language == "target":  # a translation keeps the text's lines
-        return _too_many_lines(lines, given, given + 1)
     coverage, count = words.coverage(reply), len(tokens(reply))
-    if profile.content == "kept":
-        factor, slack = _ADDED_WORDS
-        if (
-            coverage < _KEEPS
-            or words.recall(reply) < _KEEPS
-            or count > factor * words.total + slack
-        ):
-            return "the reply changes more than spelling and grammar"
+    if profile.content == "kept" and _changes_content(reply, source, words, coverage, count):
+        return "the reply changes more than spelling and grammar"
     if profile.length == "shorter":
         if coverage < _INVENTS_LITTLE:
             return "the reply says things the input does not"
@@ -148,7 +204,37 @@ def _content(reply: str, source: str, words: InputWords, profile: Profile) -> st
             return "the reply leaves out a whole paragraph"
     if coverage == 0 and count >= 3:
         return "the reply has little to do with the input"
-    return _too_many_lines(lines, given, 2 * given + 2)
+    return None
+
+
+def _changes_content(
+    reply: str, source: str, words: InputWords, coverage: float, count: int
+) -> bool:
+    """Whether a fix did more than fix: words of the input's own lost or new ones made up.
+    Spelling and grammar move short words about (him/he, was/were); the long ones stay."""
+    factor, slack = _ADDED_WORDS
+    if coverage < _KEEPS or words.recall(reply) < _KEEPS or count > factor * words.total + slack:
+        return True
+    kept = [word for word in tokens(source) if len(word) >= 4 and word not in _FUNCTION_WORDS]
+    long_out = [word for word in tokens(reply) if len(word) >= _LONG_WORD]
+    allowed = len(kept) // 10
+    lost = InputWords(reply).matched(kept).count(False)
+    made_up = words.matched(long_out).count(False)
+    return lost > allowed or made_up > allowed or _contracted(reply, source)
+
+
+def _contracted(reply: str, source: str) -> bool:
+    """Whether a fix contracted what the user wrote out ("Here are" as "Here's"): that is
+    their wording, not a mistake."""
+    origin = source.casefold()
+    for base, ending in _CONTRACTION.findall(reply.casefold()):
+        if ending == "t" and base.endswith("n"):
+            written_out = rf"\b{re.escape(base[:-1])}\s+not\b"
+        else:
+            written_out = rf"\b{re.escape(base)}\s+(?:{_EXPANSIONS[ending]})\b"
+        if re.search(written_out, origin):
+            return True
+    return False
 
 
 def _dropped_paragraph(reply: str, source: str) -> bool:
@@ -157,16 +243,6 @@ def _dropped_paragraph(reply: str, source: str) -> bool:
     said = {word for word in tokens(reply) if len(word) >= 4}
     paragraphs = [tokens(paragraph) for paragraph in re.split(r"\n\s*\n", source)]
     return any(len(words) >= 4 and not said & set(words) for words in paragraphs)
-
-
-def _too_many_lines(lines: int, given: int, most: int) -> str | None:
-    if lines > most:
-        return f"the reply has {lines} lines where the input has {given}"
-    return None
-
-
-def _lines(text: str) -> int:
-    return sum(1 for line in text.splitlines() if line.strip())
 
 
 def _language(

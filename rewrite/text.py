@@ -142,13 +142,16 @@ _LIST_ITEM = re.compile(r"\s*(?:[-*•+]|\d+[.)])(?:\s|$)")
 
 _THINK_OPEN = re.compile(r"<think(?:ing)?>", re.I)
 _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.I)
-# How reasoning opens when a chat template put the <think> tag in the prompt for the model.
+# How reasoning opens when a chat template put the <think> tag in the prompt for the model;
+# judged on the reply's first line, up to _REASONING_WINDOW characters of it.
+_REASONING_STARTS: tuple[str, ...] = ("okay", "ok", "alright", "hmm", "well", "so", "first")
+_REASONING_STARTS += ("let me", "let's", "i need", "i should", "i'll", "i will", "the user")
 _REASONING = re.compile(
-    r"\s*(?:okay|ok|alright|hmm+|well|so|first|let me|let's|i need to|i should|i'll"
-    r"|the user)\b[^\n]{0,80}\b(?:need|want|ask|should|think|fix|rewrite|correct|translate"
-    r"|means?|check|look)",
+    rf"(?:{'|'.join(_REASONING_STARTS)})\b[^\n<]*\b(?:need|want|ask|should|think|fix"
+    r"|rewrite|correct|translate|means?|check|look)",
     re.I,
 )
+_REASONING_WINDOW = 60
 _THINK_PARTIAL = re.compile(r"<(?:t(?:h(?:i(?:n(?:k(?:i(?:n(?:g)?)?)?)?)?)?)?)?\Z", re.I)
 
 
@@ -204,13 +207,28 @@ def _strip_think(text: str, src: _Source, final: bool) -> str:
             return "".join(kept)
         pos = close.end()
     rest = text[pos:]
-    if not kept and _REASONING.match(rest):  # the template opened the block, not the reply
+    reasoning = _opens_with_reasoning(rest, final) if not kept else False
+    if reasoning is None:
+        return ""  # the first line decides: hold it until it is known
+    if reasoning:  # the template opened the block, not the reply
         close = _THINK_CLOSE.search(rest)
         if close is None:
             return rest if final else ""
         rest = rest[close.end() :]
     partial = None if final else _THINK_PARTIAL.search(rest, max(0, len(rest) - 9))
     return "".join(kept) + (rest[: partial.start()] if partial else rest)
+
+
+def _opens_with_reasoning(text: str, final: bool) -> bool | None:
+    """Whether the reply opens with reasoning (None: its first line has not said yet)."""
+    head = text.lstrip()
+    line = head.split("\n", 1)[0]
+    window = line[:_REASONING_WINDOW].lower()
+    if final or len(line) < len(head) or len(line) >= _REASONING_WINDOW:
+        return bool(_REASONING.match(window))
+    if any(re.match(rf"{s}\b", window) or s.startswith(window) for s in _REASONING_STARTS):
+        return None
+    return False
 
 
 def _first_word(line: str, complete: bool) -> tuple[str, bool]:
@@ -253,9 +271,17 @@ def _lead_in_end(t: str, src: _Source, final: bool) -> int | None:
     cut = _lead_in_candidate(t, src, final)
     if not cut:
         return cut
-    if not src.is_users(t[:cut], t[cut:]):
+    rest = t[cut:] if final else _complete_words(t[cut:])
+    if not src.is_users(t[:cut], rest):
         return cut
     return 0 if final else None  # the rest may yet account for those words
+
+
+def _complete_words(text: str) -> str:
+    """``text`` without its last word while that may still grow ("th" is not yet "this")."""
+    if not text or text[-1].isspace():
+        return text
+    return text[: len(text) - len(text.split()[-1])]
 
 
 def _lead_in_candidate(t: str, src: _Source, final: bool) -> int | None:

@@ -22,7 +22,7 @@ from tests.lsp_client import (
     start_editor,
     until,
 )
-from tests.standin import ModelSpec, StandIn, unused_url
+from tests.standin import ModelSpec, StandIn, echo_text, unused_url
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 URI = "file:///notes/draft.md"
@@ -35,6 +35,11 @@ async def running() -> AsyncIterator[list[Editor]]:
     yield editors
     for editor in editors:
         await editor.client.shutdown_session()
+
+
+def fixed_up(body: dict[str, Any]) -> str:
+    """A fix of whatever the text is: it comes back capitalized, with a full stop."""
+    return echo_text(body["messages"][-1]["content"]).capitalize() + "."
 
 
 def rewrites(standin: StandIn) -> list[Any]:
@@ -140,7 +145,7 @@ async def test_comment_markers_are_kept_and_the_text_rewrapped(
 ) -> None:
     standin.reply = (
         "This function returns the number of items that are currently waiting in the "
-        "queue, or zero when the queue is empty."
+        "queue, or zero when it is empty."
     )
     editor = await start_editor(standin.url, "neovim", {"lsp": {"prefetch": False}})
     running.append(editor)
@@ -218,7 +223,7 @@ async def test_errors_are_shown_and_the_document_untouched(
 async def test_progress_only_for_clients_that_advertise_it(
     standin: StandIn, running: list[Editor]
 ) -> None:
-    standin.reply = "Fine."
+    standin.reply = fixed_up
     with_progress = await start_editor(standin.url, "neovim", {"lsp": {"prefetch": False}})
     without = await start_editor(standin.url, "bare", {"lsp": {"prefetch": False}})
     running.extend([with_progress, without])
@@ -345,7 +350,7 @@ async def test_initialization_options_and_pulled_configuration(
 ) -> None:
     standin.add_model(ModelSpec("llama3.2:3b"))
     standin.add_model(ModelSpec("qwen2.5:3b"))
-    standin.reply = "Fine."
+    standin.reply = fixed_up
     editor = await start_editor(
         standin.url,
         "visual_studio_code",

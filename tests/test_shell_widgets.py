@@ -29,7 +29,7 @@ from tests.standin import StandIn
 SHELL_DIR = Path(__file__).resolve().parent.parent / "editor-configs" / "shell"
 PROMPT = "$ "
 DEADLINE = 10.0  # seconds to wait for the screen to show something
-TYPED = "echo their going too the store"
+TYPED = "echo grüsse aus münchen, their going too the store"
 REPLY = "echo Grüße aus München, they're going to the store."
 # Quotes, $, a backslash and non-ASCII text; the same output in all three shells.
 TRICKY = "printf '%s|' \"a \\$b\" 'c \"d\" $e' f\\\\g ünï"
@@ -254,12 +254,12 @@ def test_a_multi_line_buffer_goes_to_rewrite_unchanged(
     shell: str, open_shell: ShellFactory, standin: StandIn
 ) -> None:
     pane = open_shell(shell)
-    standin.reply = "echo one; echo two"
+    standin.reply = "echo 'One' \\\n  && echo \"$two\""
     pane.type("echo 'one' \\")
     pane.press(*(["C-v", "C-j"] if shell == "bash" else ["M-Enter"]))
     pane.type('  && echo "$two"')
     pane.press("M-r")
-    pane.wait_for_line("echo one; echo two")
+    pane.wait("the rewritten buffer", lambda lines: PROMPT + "echo 'One' \\" in lines)
     assert sent_text(standin) == "echo 'one' \\\n  && echo \"$two\""
 
 
@@ -281,12 +281,12 @@ def test_a_marker_shows_while_pending_and_ctrl_c_keeps_the_line(
     shell: str, open_shell: ShellFactory, standin: StandIn
 ) -> None:
     pane = open_shell(shell)
-    standin.reply = "echo they go to store"  # shorter than the line and the marker
+    standin.reply = "echo Grüße aus München, their going to the store"  # shorter than the line
     standin.token_delay = 0.25
     pane.type(TYPED)
     pane.press("M-r")
     pane.wait("the pending marker", lambda lines: PENDING[shell] in last(lines))
-    pane.wait_for_line("echo they go to store")
+    pane.wait_for_line("echo Grüße aus München, their going to the store")
     assert PENDING[shell] not in "\n".join(pane.lines())
     pane.press("C-u")
     interrupt_a_slow_rewrite(pane, shell, standin)
