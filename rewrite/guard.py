@@ -130,6 +130,7 @@ def review(
         target={**action.params, **params}.get("to"),
         instructions=instructions,
         raw=reply,
+        examples=tuple(example.output for example in action.examples),
     )
     if reason is not None:
         raise RejectedReply(reason, reply=reply)
@@ -144,11 +145,13 @@ def guard_reply(
     target: str | None = None,
     instructions: str = "",
     raw: str | None = None,
+    examples: tuple[str, ...] = (),
 ) -> str | None:
     """None when `cleaned` may replace `source`; otherwise why not (lower case, no final
     period). `target` names the language a translation must be in; `instructions` is what
-    the model was told, which a reply must not repeat back; `raw` is the reply before the
-    clean-up, which tells whether it offered several versions."""
+    the model was told, which a reply must not repeat back, nor any of the `examples`'
+    rewrites; `raw` is the reply before the clean-up, which tells whether it offered
+    several versions."""
     from .fidelity import fidelity
 
     profile = profile or Profile()
@@ -159,6 +162,7 @@ def guard_reply(
         lambda: _shape(reply, source, raw if raw is not None else reply),
         lambda: _talk(reply, source, words, profile),
         lambda: _repeats_instructions(reply, words, instructions),
+        lambda: _copies_an_example(reply, words, examples),
         lambda: _answers(reply, source, profile),
         lambda: fidelity(reply, source, words, profile, target),
     ]
@@ -214,6 +218,17 @@ def _repeats_instructions(reply: str, words: InputWords, instructions: str) -> s
     told = InputWords(instructions)
     if told.coverage(reply) >= _INSTRUCTIONS and words.coverage(reply) < 0.5:
         return "the reply repeats the instructions instead of rewriting the text"
+    return None
+
+
+def _copies_an_example(reply: str, words: InputWords, examples: tuple[str, ...]) -> str | None:
+    """A small model sometimes answers with one of the prompt's example rewrites."""
+    if words.coverage(reply) >= 0.5:
+        return None  # it is the text's
+    for example in examples:
+        shown = InputWords(example)
+        if shown.coverage(reply) >= 0.8 and shown.recall(reply) >= 0.8:
+            return "the reply copies an example from the prompt instead of the text"
     return None
 
 
