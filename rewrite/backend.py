@@ -41,7 +41,7 @@ DEFAULT_RETRY_WAIT = 0.5  # seconds, when the server does not say
 class Chat(Record):
     """One chat request, in the core's terms; each backend words it for its API."""
 
-    __slots__ = ("keep_alive", "messages", "model", "options")
+    __slots__ = ("format", "keep_alive", "messages", "model", "options")
 
     def __init__(
         self,
@@ -49,11 +49,13 @@ class Chat(Record):
         messages: list[dict[str, str]],
         options: Mapping[str, Any],
         keep_alive: str | float | None = None,
+        format: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.messages = messages
         self.options = options  # Ollama's names: temperature, num_predict, stop, num_ctx, ...
         self.keep_alive = keep_alive
+        self.format = format  # a JSON schema the answer must follow (structured output)
 
 
 class ChatStream:
@@ -212,6 +214,8 @@ class Ollama(Backend):
         }
         if chat.keep_alive is None:
             del body["keep_alive"]
+        if chat.format is not None:
+            body["format"] = dict(chat.format)
         if "thinking" in self.model_info(chat.model).capabilities:
             body["think"] = False
         return OllamaStream(self.post("/api/chat", body, patient=patient))

@@ -225,6 +225,8 @@ def _missed_corrections(sample: Sample, result: str) -> list[str]:
         for phrase in sample.checks.drop
         if fold(phrase) in fold(result) and fold(phrase) in fold(sample.text)
     ]
+    if sample.checks.question and _same_words(sample.text, result):
+        missed.append("no longer a question (answered instead of rewritten?)")  # never was one
     for phrase in sample.checks.keep:
         if contains_phrase(sample.text, phrase):
             continue  # the text had it right: losing it loses content
@@ -232,6 +234,11 @@ def _missed_corrections(sample: Sample, result: str) -> list[str]:
         if any(contains_phrase(result, word) for word in misspelled):
             missed.append(f"misses '{phrase}'")
     return missed
+
+
+def _same_words(text: str, result: str) -> bool:
+    """Whether the result is the text with no word changed (case and punctuation aside)."""
+    return re.findall(r"\w+", fold(text)) == re.findall(r"\w+", fold(result))
 
 
 def _close_words(phrase: str, text: str) -> list[str]:

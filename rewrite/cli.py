@@ -39,6 +39,7 @@ COMMANDS_HELP = """commands:
   warm        load the model now, with the options rewrites use
   pull        download a model, with a progress bar
   cache       stats or clear: the cache of earlier rewrites
+  bench       compare models and prompt variants on shipped samples: speed and quality
   shell       rewrite text interactively
   shell-init  print key bindings for zsh, bash or fish
   lsp         the language server on stdio (also: rewrite-lsp)"""
@@ -221,6 +222,7 @@ COMMANDS = {
     "status": "rewrite.status:status_command",
     "pull": "rewrite.pull_view:pull_command",
     "lsp": "rewrite_lsp.server:lsp_command",
+    "bench": "rewrite.bench_view:bench_command",
     "shell": "rewrite.shell:shell_command",
     "shell-init": "rewrite.shell_init:shell_init_command",
 }

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .backend import Backend, ChatStream
     from .config import Settings
+    from .variants import JsonText
 
 __all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timings"]
 
@@ -37,7 +38,7 @@ __all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timing
 class _Plan(Record):
     """A validated request, ready to send."""
 
-    __slots__ = ("action", "frame", "messages", "model", "options", "request")
+    __slots__ = ("action", "format", "frame", "messages", "model", "options", "request")
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class _Plan(Record):
         model: str,
         messages: list[Message],
         options: dict[str, Any],
+        format: Mapping[str, Any] | None = None,
     ) -> None:
         self.request = request
         self.action = action
@@ -54,6 +56,7 @@ class _Plan(Record):
         self.model = model
         self.messages = messages
         self.options = options
+        self.format = format  # a JSON schema for the answer (a structured variant), or None
 
 
 class Engine:
@@ -105,11 +108,27 @@ class Engine:
             )
         frame = split_frame(request.text)
         model = request.model or action.model or self.settings.model
-        messages = build_messages(action, frame.body, request.params) if frame.body else []
+        messages, schema = self._messages(request, action, frame.body)
         options = {**self.settings.options, **action.options}
         if frame.body:
             options["num_predict"] = self._reply_budget(messages, frame.body, options)
-        return _Plan(request, action, frame, model, messages, options)
+        return _Plan(request, action, frame, model, messages, options, schema)
+
+    def _messages(
+        self, request: RewriteRequest, action: Action, body: str
+    ) -> tuple[list[Message], Mapping[str, Any] | None]:
+        """The messages to send and the answer's JSON schema, for the request's variant."""
+        if not body:
+            return [], None
+        if request.variant in (None, "plain"):
+            return build_messages(action, body, request.params), None
+        from .variants import VARIANTS
+
+        variant = VARIANTS.get(str(request.variant))
+        if variant is None:
+            names = ", ".join(VARIANTS)
+            raise UsageError(f"unknown variant '{request.variant}' (variants: {names})")
+        return variant.messages(action, body, request.params), variant.format
 
     def _reply_budget(self, messages: list[Message], body: str, options: Mapping[str, Any]) -> int:
         """Bound the reply, and refuse a prompt Ollama would silently cut from the front
@@ -144,6 +163,7 @@ class Engine:
             plan.model,
             self._known_digest(plan.model),
             repr(sorted(plan.options.items())),
+            repr(plan.format),
             *(f"{m['role']}\x1f{m['content']}" for m in plan.messages),
         ]
         return blake2b("\x1e".join(parts).encode("utf-8"), digest_size=32).hexdigest()
@@ -160,7 +180,7 @@ class Engine:
         from .backend import Chat
         from .routing import route
 
-        chat = Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive)
+        chat = Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive, plan.format)
         return route(
             self.settings, plan.model, self.cache, lambda server: server.chat(chat), warn=self.warn
         )
@@ -208,6 +228,7 @@ class RewriteStream:
         self._chat: ChatStream | None = None
         self._cancelled = False
         self.result: RewriteResult | None = None
+        self.raw_reply: str | None = None  # the model's reply before the clean-up
 
     def close(self) -> None:
         """Cancel: close the HTTP stream so the server stops generating. Safe from any thread."""
@@ -253,13 +274,15 @@ class RewriteStream:
             self._chat.close()
             raise Cancelled("the rewrite was cancelled")
         cleaner = StreamCleaner(self._plan.frame.body, translating=self._plan.action.translating)
+        structured = _structured(self._plan)
         reply: list[str] = []
         first_token: float | None = None
         try:
             for piece in self._chat:
                 first_token = first_token or time.perf_counter()
                 reply.append(piece)
-                if cleaned := cleaner.feed(piece):
+                text = structured.feed(piece) if structured else piece
+                if cleaned := cleaner.feed(text):
                     yield cleaned
             if rest := cleaner.finish():
                 yield rest
@@ -271,7 +294,9 @@ class RewriteStream:
             self._chat.close()
         if self._cancelled:
             raise Cancelled("the rewrite was cancelled")
-        text = self._guarded("".join(reply))
+        self.raw_reply = "".join(reply)
+        answer = structured.text() if structured else None
+        text = self._guarded(self.raw_reply if answer is None else answer)
         timings = (self._chat.stats or Timings()).replace(
             first_token_ms=round((first_token - started) * 1000, 3) if first_token else None
         )
@@ -300,6 +325,15 @@ class RewriteStream:
         plan = self._plan
         instructions = plan.messages[0]["content"]
         return review(reply, plan.frame.body, plan.action, plan.request.params, instructions)
+
+
+def _structured(plan: _Plan) -> JsonText | None:
+    """What reads the text out of a structured (JSON) answer, when one was asked for."""
+    if plan.format is None:
+        return None
+    from .variants import JsonText
+
+    return JsonText()
 
 
 def estimate_tokens(text: str) -> int:

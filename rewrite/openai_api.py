@@ -50,6 +50,8 @@ def request_body(chat: Chat) -> dict[str, Any]:
     for option, field in _OPTION_FIELDS.items():
         if option in chat.options:
             body[field] = chat.options[option]
+    if chat.format is not None:  # llama.cpp's form of structured output
+        body["response_format"] = {"type": "json_object", "schema": dict(chat.format)}
     return body
 
 

@@ -14,9 +14,10 @@ _NS_PER_MS = 1_000_000
 
 class RewriteRequest(Record):
     """What a door asks for: `instruction`, when given, is an ad-hoc action that wins
-    over `action`; `use_cache` False neither reads nor writes the cache."""
+    over `action`; `use_cache` False neither reads nor writes the cache; `variant` asks the
+    model another way (`rewrite bench` compares them)."""
 
-    __slots__ = ("action", "instruction", "model", "params", "text", "use_cache")
+    __slots__ = ("action", "instruction", "model", "params", "text", "use_cache", "variant")
 
     def __init__(
         self,
@@ -26,6 +27,7 @@ class RewriteRequest(Record):
         params: Mapping[str, str] | None = None,
         model: str | None = None,
         use_cache: bool = True,
+        variant: str | None = None,
     ) -> None:
         self.text = text
         self.use_cache = use_cache
@@ -33,6 +35,7 @@ class RewriteRequest(Record):
         self.instruction = instruction
         self.params: Mapping[str, str] = params or {}
         self.model = model
+        self.variant = variant  # a way of asking from rewrite.variants (None: the shipped one)
 
 
 class Timings(Record):
