@@ -137,7 +137,9 @@ def run_sample(engine: Engine, row: Row, sample: Sample) -> Outcome:
     evaluated = None
     if timings.cached_tokens is not None:
         evaluated = max(0, timings.prompt_tokens - timings.cached_tokens)
-    speed = timings.output_tokens / timings.eval_ms * 1000 if timings.eval_ms else None
+    speed = _speed(timings.output_tokens, timings.eval_ms)
+    if speed is None and timings.first_token_ms is not None:  # the server does not say
+        speed = _speed(stream.pieces - 1, timings.wall_ms - timings.first_token_ms)
     return Outcome(
         sample.id,
         kind,
@@ -149,6 +151,10 @@ def run_sample(engine: Engine, row: Row, sample: Sample) -> Outcome:
         chatter=bool(raw) and raw != result.text.strip() and row.variant != "json",
         reasons=tuple(reasons),
     )
+
+
+def _speed(tokens: int, ms: float) -> float | None:
+    return round(tokens / ms * 1000, 1) if tokens > 0 and ms > 0 else None
 
 
 def _ms(started: float) -> float:

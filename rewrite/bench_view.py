@@ -43,7 +43,9 @@ EPILOG = """Each row runs every sample once, with the cache off, after one warm-
 not measured. "garbage" is what the bench's own checks call wrong in a rewrite that was
 shipped; "missed" is a correction left undone (the text no worse than it was); "refused"
 is the guard giving the input back. Prompt tokens evaluated: what the server reports it
-evaluated (llama.cpp's cache_n, OpenAI's cached tokens), when it says.
+evaluated (llama.cpp's cache_n, OpenAI's cached tokens), when it says. Tokens/s: the
+server's count of generated tokens over its own time, or where it reports none, the
+pieces it streamed per second after the first. --json lists every sample's outcome too.
 
 exit codes: 0 done, 2 usage, 3 no server, 4 no model, 130 interrupted (partial table)"""
 
@@ -72,7 +74,10 @@ def bench_command(argv: list[str]) -> int:
     if not summaries and failure is not None:
         say(str(failure))
         return exit_code(failure)
-    write((render_json if args.json else render_text)(summaries, interrupted))
+    if args.json:
+        write(render_json(summaries, interrupted, rows))
+    else:
+        write(render_text(summaries, interrupted))
     return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
 
 
@@ -235,10 +240,19 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:g}"
 
 
-def render_json(summaries: Sequence[Summary], interrupted: bool) -> str:
+def render_json(summaries: Sequence[Summary], interrupted: bool, rows: Sequence[Row]) -> str:
     best = recommend(summaries)
+    outcomes = {(row.host.url, row.model, row.variant): row.outcomes for row in rows}
     document = {
-        "rows": [summary.as_dict() for summary in summaries],
+        "rows": [
+            {
+                **summary.as_dict(),
+                "outcomes": [
+                    o.as_dict() for o in outcomes[(summary.host, summary.model, summary.variant)]
+                ],
+            }
+            for summary in summaries
+        ],
         "recommendation": None if best is None else summaries.index(best),
         "interrupted": interrupted,
     }

@@ -229,6 +229,7 @@ class RewriteStream:
         self._cancelled = False
         self.result: RewriteResult | None = None
         self.raw_reply: str | None = None  # the model's reply before the clean-up
+        self.pieces = 0  # how many pieces of text the server streamed
 
     def close(self) -> None:
         """Cancel: close the HTTP stream so the server stops generating. Safe from any thread."""
@@ -281,6 +282,7 @@ class RewriteStream:
             for piece in self._chat:
                 first_token = first_token or time.perf_counter()
                 reply.append(piece)
+                self.pieces += 1
                 text = structured.feed(piece) if structured else piece
                 if cleaned := cleaner.feed(text):
                     yield cleaned
