@@ -14,6 +14,7 @@ from .align import InputWords, tokens
 
 # (factor, slack): the longest reply allowed is factor × the input's length + slack.
 _LENGTH_LIMITS = {"shorter": (1.1, 8), "similar": (2.5, 40), "longer": (10.0, 400)}
+_TRANSLATION_LIMIT = (2.0, 20)  # a translation is at most this much longer (in _width)
 _KEEPS = 0.5  # content "kept": at least this share of the reply is input words, and back
 _INVENTS_LITTLE = 0.5  # a shorter reply: at least this share of it is the input's words
 _ADDED_WORDS = (1.25, 2)  # a fix has at most 1.25 × the input's words + 2
@@ -40,6 +41,14 @@ _EXPANSIONS = {
     "m": "am",
     "t": "not",
 }
+_NOT_NAMES = frozenset(
+    re.findall(
+        r"\w+",
+        "i i'm i've i'll i'd monday tuesday wednesday thursday friday saturday sunday january"
+        " february march april may june july august september october november december"
+        " english german french spanish mr mrs ms dr ok okay",
+    )
+)
 _LONG_ENOUGH = 40  # characters: below this, a text is too short to judge by its length
 _SHORTEST = {"target": 0.4, "similar": 0.3}  # the shortest reply, × the input's length
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -118,6 +127,8 @@ def fidelity(
 
 def _length(reply: str, source: str, profile: Profile) -> str | None:
     factor, slack = _LENGTH_LIMITS.get(profile.length, _LENGTH_LIMITS["similar"])
+    if profile.language == "target" and profile.length == "similar":
+        factor, slack = _TRANSLATION_LIMIT
     if len(reply) > factor * len(source) + slack:
         if profile.length == "shorter":
             return "the reply is longer than the input, and this action shortens"
@@ -217,7 +228,7 @@ def _changes_content(
         return True
     kept = [word for word in tokens(source) if len(word) >= 4 and word not in _FUNCTION_WORDS]
     long_out = [word for word in tokens(reply) if len(word) >= _LONG_WORD]
-    allowed = len(kept) // 10
+    allowed = len(kept) // 20
     lost = InputWords(reply).matched(kept).count(False)
     made_up = words.matched(long_out).count(False)
     return lost > allowed or made_up > allowed or _contracted(reply, source)
@@ -227,7 +238,11 @@ def _contracted(reply: str, source: str) -> bool:
     """Whether a fix contracted what the user wrote out ("Here are" as "Here's"): that is
     their wording, not a mistake."""
     origin = source.casefold()
+    had = _CONTRACTION.findall(origin)
     for base, ending in _CONTRACTION.findall(reply.casefold()):
+        if (base, ending) in had:
+            had.remove((base, ending))  # the user's own contraction
+            continue
         if ending == "t" and base.endswith("n"):
             written_out = rf"\b{re.escape(base[:-1])}\s+not\b"
         else:
@@ -270,6 +285,9 @@ def _translated(reply: str, source: str, words: InputWords, target: str | None) 
     was, now = detect(source), detect(reply)
     if was and was == wanted:
         return None  # already in the target language: any faithful reply will do
+    lost = [name for name in _names(source, was) if name.casefold() not in reply.casefold()]
+    if lost:
+        return f"the reply loses the name {lost[0]}"
     if words.coverage(reply) >= 0.7 and len(tokens(reply)) >= 3:
         return "the reply is not translated"
     if wanted and now and now != wanted:
@@ -281,6 +299,23 @@ def _translated(reply: str, source: str, words: InputWords, target: str | None) 
     if wanted == "ja" and script == "CJK" and not _has_kana(reply):
         return f"the reply is not in {target} (no kana: it reads as Chinese)"
     return None
+
+
+def _names(text: str, language: str | None) -> list[str]:
+    """Names in an English text: capitalized words inside a sentence ("Hi Tom, ..."),
+    which a translation keeps. In German every noun is capitalized: no names are told."""
+    if language not in (None, "en") or _dominant_script(text) not in (None, "LATIN"):
+        return []
+    found = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        words = re.findall(r"[^\W\d_][\w'’-]*", sentence)
+        found += [w for w in words[1:] if w[:1].isupper() and not _not_a_name(w)]
+    return found
+
+
+def _not_a_name(word: str) -> bool:
+    folded = word.casefold()
+    return folded in _NOT_NAMES or folded.removesuffix("s") in _NOT_NAMES  # "Sundays"
 
 
 def _has_kana(text: str) -> bool:

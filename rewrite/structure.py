@@ -16,6 +16,7 @@ from .align import tokens
 _CODE_BLOCK = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.M | re.S)
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•+]|\d+[.)])[ \t]+\S", re.M)
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_OPENERS, _CLOSERS = "\"'“‘«„", "\"'”’»“"
 _HARD_ENDS = tuple(".!?:;,)…。！？")
 _QUOTED = re.compile(r"[\"“„«]([^\"”“»\n]+)[\"”“»]")
 
@@ -26,6 +27,7 @@ def structure(reply: str, source: str, profile: Profile) -> str | None:
         return None
     return (
         _code(reply, source)
+        or _wrapping_quotes(reply, source)
         or _quotes(reply, source, profile)
         or _lists(reply, source, profile)
         or _paragraphs(reply, source, profile)
@@ -44,6 +46,15 @@ def _code(reply: str, source: str) -> str | None:
         kept = [line for line in lines if line in reply]
         if len(kept) < len(lines):
             return "the reply changes the code in the text"
+    return None
+
+
+def _wrapping_quotes(reply: str, source: str) -> str | None:
+    """Text the user put in quotes comes back in quotes."""
+    text, said = source.strip(), reply.strip()
+    quoted = len(text) > 1 and text[0] in _OPENERS and text[-1] in _CLOSERS
+    if quoted and not (said[:1] in _OPENERS and said[-1:] in _CLOSERS):
+        return "the reply drops the quotes around the text"
     return None
 
 
@@ -93,7 +104,7 @@ def _lines(reply: str, source: str, profile: Profile) -> str | None:
         return f"the reply has {has} lines where the input has {had}"
     if has < fewest and profile.length != "shorter" and profile.language != "target":
         return f"the reply has {has} lines where the input has {had}"
-    if profile.language == "target" and has > had + 1:
+    if profile.language == "target" and has > had:
         return f"the reply has {has} lines where the input has {had}"
     if has > 2 * had + 2:
         return f"the reply has {has} lines where the input has {had}"
