@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rewrite.actions import Profile
 from rewrite.config import Overrides, load_settings, parse_keep_alive
 from rewrite.errors import ConfigError
 from rewrite.hosts import parse_host
 from tests.conftest import RunCli, write_config
+from tests.standin import StandIn
 
 
 @pytest.mark.parametrize(
@@ -210,3 +212,44 @@ def test_an_empty_lua_table_counts_as_an_empty_mapping() -> None:
 def test_layer_errors_name_the_layer() -> None:
     with pytest.raises(ConfigError, match=r"^initializationOptions: model: expected"):
         load_settings(layers=[("initializationOptions", {"model": 3})])
+
+
+def test_an_action_declares_what_a_valid_result_looks_like(
+    run_cli: RunCli, isolated_home: Path, standin: StandIn
+) -> None:
+    write_config(
+        isolated_home,
+        "actions:\n"
+        "  letter:\n"
+        "    instruction: Rewrite the text as a short letter addressed to {name}.\n"
+        "    params: {name: Sam}\n"
+        "    profile: {length: longer, content: free}\n"
+        "  deutsch:\n"
+        "    instruction: Translate the text into {to}.\n"
+        "    params: {to: German}\n"
+        "    profile: {language: target}\n"
+        "  strict:\n"
+        "    instruction: Translate the text into German.\n",
+    )
+    settings = load_settings()
+    assert settings.actions["letter"].profile == Profile("longer", "free", "same")
+    assert settings.actions["deutsch"].translating
+    standin.reply = "Dear Sam,\n\nthe meeting has moved to Monday.\n\nBest regards,\nKim"
+    assert run_cli("letter", input="meeting moved to monday\n").code == 0
+    standin.reply = "Das Treffen wurde auf Montag verschoben, bitte komm pünktlich."
+    assert (
+        run_cli("deutsch", input="The meeting was moved to Monday, please be on time.\n").code == 0
+    )
+    refused = run_cli("strict", input="The meeting was moved to Monday, please be on time.\n")
+    assert refused.code == 1 and "language" in refused.stderr  # 'same' is the default
+
+
+def test_a_bad_profile_names_the_key(isolated_home: Path) -> None:
+    path = write_config(
+        isolated_home, "actions:\n  x:\n    instruction: Do it.\n    profile: {content: loose}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert f"{path}:4" in str(raised.value) and "expected one of kept, reworded, free" in str(
+        raised.value
+    )
