@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     with (
-        StandIn(reply="They're going to the store.") as standin,
+        StandIn() as standin,  # echoes: a fix that changes nothing always passes the guard
         tempfile.TemporaryDirectory() as home,
     ):
         env = {

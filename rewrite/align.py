@@ -13,12 +13,13 @@ owns nothing and may go; a line that carries the user's words owns them and must
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+from .lazy_re import LazyPattern
+
+_TOKEN = LazyPattern(r"[^\W_]+(?:['’-][^\W_]+)*")
 _APOSTROPHES = str.maketrans("", "", "'’-")  # "Wi-Fi" is "wifi", "don't" is "dont"
 # Textspeak that `fix` spells out; both sides are normalized through it. (Contractions need
 # nothing: without their apostrophes "don't" and "dont" are one word already.)

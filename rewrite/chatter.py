@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from .lazy_re import LazyPattern
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,7 +54,7 @@ _KEYWORDS = [*_PARTICIPLES, *_NOUNS, *_words("fixed|updated|corrections|wording|
 _DETERMINERS = _words("the|your|my|der|die|das|le|la|el|votre|tu|su")
 
 _STRONG = rf"(?:{_alt(_OPENERS)})\b"
-_WEAK_RE = re.compile(rf"(?:{_alt(_WEAK)})\b")
+_WEAK_RE = LazyPattern(rf"(?:{_alt(_WEAK)})\b")
 _KEY = rf"\b(?:{_alt(_KEYWORDS)}|{_alt(_GO)})\b"
 _NOUN = rf"(?:{_alt(_NOUNS)})(?:\s+of\s+(?:the|your|my)\s+\w+)?"
 _ADJ = rf"(?:(?:{_alt(_ADJECTIVES)}|more\s+\w+)\s+)"
@@ -60,7 +62,7 @@ _LABEL = (  # "Rewritten text", "Translation (German)", "The corrected text is"
     rf"(?:(?:{_alt(_DETERMINERS)})\s+)?(?:{_ADJ}{{0,3}}{_NOUN}|(?:{_alt(_PARTICIPLES)})"
     rf"|{_ADJ}{{1,3}}{_NOUN}\s+(?:is|would be|reads))(?:\s*\(.*\)|\s+(?:in|into|to)\s+\S+)?"
 )
-_ECHO_RE = re.compile(r"(?:the |your )?(?:original )?(?:text|input|sentence|message|eingabe)")
+_ECHO_RE = LazyPattern(r"(?:the |your )?(?:original )?(?:text|input|sentence|message|eingabe)")
 _EXCLAIMED = (  # an opener said and done before the answer on the same line
     r"(?i)[\s*_]*(?:"
     + _alt(w for w in _OPENERS if w not in ("here", "heres", "below", "hier", "aquí", "aqui"))
@@ -72,19 +74,19 @@ _START_WORDS = frozenset(
     phrase.split()[0]
     for phrase in (*_OPENERS, *_WEAK, *_GO, *_DETERMINERS, *_ADJECTIVES, *_NOUNS, "more")
 )
-_MARKUP = re.compile(r"[*_#>`]+")
-_SKIP_MARKUP = re.compile(r"[\s*_#>]*")
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_COLON = re.compile(r"[:：][*_]*")
+_MARKUP = LazyPattern(r"[*_#>`]+")
+_SKIP_MARKUP = LazyPattern(r"[\s*_#>]*")
+_WORD = LazyPattern(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_COLON = LazyPattern(r"[:：][*_]*")
 _MAX_HEAD = 120  # characters before the colon of a lead-in
 _MAX_WORDS = 14
 _MAX_HEADING_WORDS = 10  # a line ending in a colon, in any language, taken for a heading
-_SENTENCE_MARK = re.compile(r"[.!?。！？]")
+_SENTENCE_MARK = LazyPattern(r"[.!?。！？]")
 
-_FENCE_OPEN = re.compile(r"```[^\s`]*")
-_FENCE_INNER = re.compile(r"[ \t]*```[^\s`]+.*")  # a fence with an info string opens a block
-_FENCE_CLOSE = re.compile(r"[ \t]*```[ \t]*")
-_FENCE_CLOSE_PREFIX = re.compile(r"[ \t]*(?:`{1,3}[ \t]*)?")
+_FENCE_OPEN = LazyPattern(r"```[^\s`]*")
+_FENCE_INNER = LazyPattern(r"[ \t]*```[^\s`]+.*")  # a fence with an info string opens a block
+_FENCE_CLOSE = LazyPattern(r"[ \t]*```[ \t]*")
+_FENCE_CLOSE_PREFIX = LazyPattern(r"[ \t]*(?:`{1,3}[ \t]*)?")
 _PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "»": "«", "„": "“”", "‚": "‘’",
           "「": "」", "『": "』"}  # fmt: skip
 _HOLD_CHARS = frozenset(_PAIRS) | {"`"}
@@ -112,25 +114,25 @@ _TRAILER = (  # matched against lower-cased lines
     r"|j['’]espère que cela|remarque\b|n['’]hésitez pas|espero que (?:esto|te) ayude"
     r"|no dudes en|(?:ご参考|お役に立て|参考になれば)|希望(?:这|這)(?:对|對)你有(?:帮助|幫助))"
 )
-_RULE_LINE = re.compile(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*")
-_PARENTHESIZED = re.compile(r"\s*[(（\[].*[)）\]][.!]?\s*")
+_RULE_LINE = LazyPattern(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*")
+_PARENTHESIZED = LazyPattern(r"\s*[(（\[].*[)）\]][.!]?\s*")
 _SECOND_VERSION = (
     r"[\s*_>]*(?:alternatively|alternativ|another (?:option|version|way)|or,? (?:more|if you)"
     r"|(?:here['’]?s|here is) (?:a |the )?(?:breakdown|summary|list|explanation))\b"
 )
-_QUOTED = re.compile(r"[\"“„«‘][^\"”“»’\n]*[\"”“»’]")
-_LIST_ITEM = re.compile(r"\s*(?:[-*•+]|\d+[.)])(?:\s|$)")
+_QUOTED = LazyPattern(r"[\"“„«‘][^\"”“»’\n]*[\"”“»’]")
+_LIST_ITEM = LazyPattern(r"\s*(?:[-*•+]|\d+[.)])(?:\s|$)")
 
-_THINK_OPEN = re.compile(r"<think(?:ing)?>", re.I)
-_THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.I)
+_THINK_OPEN = LazyPattern(r"<think(?:ing)?>", re.I)
+_THINK_CLOSE = LazyPattern(r"</think(?:ing)?>", re.I)
 # How reasoning opens when a chat template put the <think> tag in the prompt for the model;
 # judged on the reply's first line, up to _REASONING_WINDOW characters of it.
 _REASONING_STARTS: tuple[str, ...] = ("okay", "ok", "alright", "hmm", "well", "so", "first")
 _REASONING_STARTS += ("let me", "let's", "i need", "i should", "i'll", "i will", "the user")
-_REASONING = re.compile(
+_REASONING = LazyPattern(
     rf"(?:{'|'.join(_REASONING_STARTS)})\b[^\n<]*\b(?:need|want|ask|should|think|fix"
     r"|rewrite|correct|translate|means?|check|look)",
     re.I,
 )
 _REASONING_WINDOW = 60
-_THINK_PARTIAL = re.compile(r"<(?:t(?:h(?:i(?:n(?:k(?:i(?:n(?:g)?)?)?)?)?)?)?)?\Z", re.I)
+_THINK_PARTIAL = LazyPattern(r"<(?:t(?:h(?:i(?:n(?:k(?:i(?:n(?:g)?)?)?)?)?)?)?)?\Z", re.I)

@@ -11,6 +11,7 @@ import unicodedata
 
 from .actions import Profile
 from .align import InputWords, tokens
+from .lazy_re import LazyPattern
 
 # (factor, slack): the longest reply allowed is factor × the input's length + slack.
 _LENGTH_LIMITS = {"shorter": (1.1, 8), "similar": (2.5, 40), "longer": (10.0, 400)}
@@ -31,7 +32,7 @@ _FUNCTION_WORDS = frozenset(
         " dont cant wont isnt arent wasnt didnt doesnt",
     )
 )
-_CONTRACTION = re.compile(r"\b([a-z]+)['’](s|re|ve|ll|d|m|t)\b")
+_CONTRACTION = LazyPattern(r"\b([a-z]+)['’](s|re|ve|ll|d|m|t)\b")
 _EXPANSIONS = {
     "s": "is|are|has",
     "re": "are",
@@ -51,7 +52,7 @@ _NOT_NAMES = frozenset(
 )
 _LONG_ENOUGH = 40  # characters: below this, a text is too short to judge by its length
 _SHORTEST = {"target": 0.4, "similar": 0.3}  # the shortest reply, × the input's length
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NUMBER = LazyPattern(r"\d+(?:[.,:]\d+)*")
 _NUMBER_WORDS = {
     word: str(value)
     for words in (
@@ -69,8 +70,8 @@ _NUMBER_WORDS = {
     )
     for word in words.split()
 }  # fmt: skip
-_NUMBER_WORD = re.compile(rf"(?i)\b(?:{'|'.join(_NUMBER_WORDS)})\b")
-_ADDRESS = re.compile(r"(?i)\b(?:https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+)")
+_WORD = LazyPattern(r"[^\W\d_]+")
+_ADDRESS = LazyPattern(r"(?i)\b(?:https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+)")
 # Words that carry a "no"; a fix keeps every one, a rewording keeps at least one.
 _NEGATIONS = (
     "not|no|never|nothing|nobody|none|nor|neither|cannot|cant|dont|doesnt|didnt|isnt|arent"
@@ -78,16 +79,16 @@ _NEGATIONS = (
     "|keiner|nie|niemals|nichts|niemand|pas|jamais|rien|personne|aucun|aucune|nunca|nada"
     "|nadie|ningun|ninguna|ninguno"
 )
-_NEGATION = re.compile(rf"\b(?:{_NEGATIONS})\b|n['’]t\b", re.I)
-_CONDITION = re.compile(
+_NEGATION_WORDS = frozenset(_NEGATIONS.split("|"))
+_CONDITION = LazyPattern(
     r"(?i)\b(?:except|excepting|unless|only (?:if|when)|apart from|other than|provided that"
     r"|außer|ausser|es sei denn|nur wenn|sauf|à moins|excepto|salvo|a menos que)\b"
 )
-_IDIOMS = re.compile(
+_IDIOMS = LazyPattern(
     r"(?i)\bor not\b|\b(?:do not|don['’]?t|dont|never) forget\b|\bnicht vergessen\b"
     r"|\bvergiss (?:nicht|es nicht)\b|\bn['’]oublie(?:z)? pas\b|\bno (?:te )?olvides\b"
 )
-_NEGATION_HINTS = re.compile(
+_NEGATION_HINTS = LazyPattern(
     r"\b(?:unable|without|impossible|unfortunately|regret|fail|lack|absent|refuse|decline"
     r"|unavailable|unlikely|uncertain|unsure|unclear|ohne|leider|sans|sin)\w*",
     re.I,
@@ -179,7 +180,8 @@ def _numbers(text: str, every: bool, *, words: bool = True) -> set[str]:
     """The numbers of a text as their digits ("10:30" and "10.30" are one number, "thirty"
     is 30 unless not `words`); `every`: single digits too, which a rewording may spell out
     ("at nine")."""
-    digits = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group().lower()], text) if words else text
+    spell = _NUMBER_WORDS.get
+    digits = _WORD.sub(lambda m: spell(m.group().lower(), m.group()), text) if words else text
     found = {re.sub(r"\D", "", number) for number in _NUMBER.findall(digits)}
     return {number for number in found if every or len(number) >= 2}
 
@@ -188,12 +190,17 @@ def _negation(reply: str, source: str, profile: Profile) -> str | None:
     if profile.language == "target":
         return None
     source, reply = _affirmed(source), _affirmed(reply)
-    had, has = len(_NEGATION.findall(source)), len(_NEGATION.findall(reply))
+    had, has = _negations(source), _negations(reply)
     if profile.content == "kept" and has < had:
         return "the reply drops a negation"
     if had and not has and not _NEGATION_HINTS.search(reply):
         return "the reply drops a negation"
     return None
+
+
+def _negations(text: str) -> int:
+    """How many words of `text` say "no" (its "n't" included: "don't" is "dont")."""
+    return sum(1 for word in tokens(text) if word in _NEGATION_WORDS)
 
 
 def _affirmed(text: str) -> str:

@@ -17,6 +17,7 @@ from functools import cache
 
 from .actions import CANNOT_REWRITE, Profile
 from .align import InputWords, tokens
+from .lazy_re import LazyPattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,35 +42,46 @@ _ASSISTANT_VERBS = (
     r"|understand|make sense|proceed|rephrase|translate|correct|fix|set|remind|browse|access"
     r"|create|write|generate|offer|perform|schedule|give|share|check|look up|search)"
 )
-# Assistant talk that opens a reply, matched against its lower-cased start.
-_OPENINGS = tuple(
-    _QUOTES + "(?:" + pattern + ")"
-    for pattern in (
+# Assistant talk that opens a reply, matched against its lower-cased start; keyed by the
+# words it may start with, so that only the patterns a reply could match are compiled.
+_OPENINGS: dict[tuple[str, ...], str] = {
+    ("i", "i'm", "i’m", "as"): (
         rf"(?:i['’]?m|i am) sorry\b|i apologi[sz]e\b|as an ai\b|as a (?:large )?language model"
-        rf"|{_CANT} {_ASSISTANT_VERBS}",
+        rf"|{_CANT} {_ASSISTANT_VERBS}|(?:i['’]?m|i am|i['’]?d be) (?:so )?(?:ready|here|happy"
+        r"|glad|delighted) to help|i (?:can|could|will|would be happy to) help"
+        r"|(?:i['’]?m|i am) (?:so )?glad i could help|(?:i['’]?m|i am) (?:so |very )?sorry to hear"
+    ),
+    ("the", "this", "your", "it"): (
         r"(?:the|this|your) (?:text|input|sentence|message|passage|paragraph|original)(?: you)?"
         r" (?:provided|you|appears|seems|is already|is (?:correct|fine|grammatically)|contains"
         r"|does not|doesn['’]t|looks|reads|is an? \w+|was an? \w+)"
         r"|the (?:speaker|user|author|writer)(?:['’]s| is| was"
         r"| asks| wants| seems| expresses| mentions| says| describes| requests)\b"
         r"|it (?:seems|looks|appears)(?: like| that)? (?:you|your|the (?:text|input|message"
-        r"|sentence)|there (?:is|are) no)",
+        r"|sentence)|there (?:is|are) no)"
+    ),
+    ("could", "can", "would", "please"): (
         r"(?:could|can|would) you (?:please )?(?:provide|clarify|specify|share|give|tell|explain"
-        r"|rephrase|paste)\b|please (?:provide|clarify|specify|share|paste)\b",
+        r"|rephrase|paste)\b|please (?:provide|clarify|specify|share|paste)\b"
+    ),
+    ("here", "here's", "here’s", "sure", "certainly", "of", "absolutely"): (
         r"here(?:['’]s| is| are)\b|(?:sure|certainly|of course|absolutely)(?:[!.,]*\s*$|[!.,]+\s+"
-        r"(?:here|i['’]d be happy|i can help|let me|below))",
-        r"(?:i['’]?m|i am|i['’]?d be) (?:so )?(?:ready|here|happy|glad|delighted) to help"
-        r"|(?:i|we) (?:can|could|will|would be happy to) help|how can i (?:help|assist)"
-        r"|you['’]re (?:very |so |most )?welcome\b|(?:i['’]?m|i am) (?:so )?glad i could help"
-        r"|thanks? (?:you )?(?:so much |very much )?for (?:your|the|sharing) (?:feedback|message"
-        r"|question|input|kind words|thoughts)|(?:we['’]re|i['’]m|we are|i am) (?:so |very )?"
-        r"sorry to hear",
-        # the same refusals in the languages people write to these models in
+        r"(?:here|i['’]d be happy|i can help|let me|below))"
+    ),
+    ("we", "we're", "we’re", "how", "you're", "you’re", "thank", "thanks"): (
+        r"we (?:can|could|will|would be happy to) help|how can i (?:help|assist)"
+        r"|you['’]re (?:very |so |most )?welcome\b|thanks? (?:you )?(?:so much |very much )?for"
+        r" (?:your|the|sharing) (?:feedback|message|question|input|kind words|thoughts)"
+        r"|(?:we['’]re|we are) (?:so |very )?sorry to hear"
+    ),
+    # the same refusals in the languages people write to these models in
+    ("es", "je", "désolé", "désolée", "lo", "申", "抱", "对", "對"): (
         r"es tut mir leid,? (?:aber )?ich kann|(?:je suis )?désolée?,? (?:mais )?je ne (?:peux"
         r"|suis pas en mesure)|lo siento,? (?:pero )?no (?:puedo|es posible)|申し訳(?:ありません"
-        r"|ございません)が|(?:抱歉|对不起|對不起)[，,]?我(?:无法|不能|無法)",
-    )
-)
+        r"|ございません)が|(?:抱歉|对不起|對不起)[，,]?我(?:无法|不能|無法)"
+    ),
+}
+_FIRST_WORD = LazyPattern(r"[\s\"'“‘«„*_>]*([^\W\d_]+(?:['’][^\W\d_]+)?|\S)")
 # Talk that gives a reply away wherever it stands.
 _ANYWHERE = (
     r"\b(?:you(?:['’]d| would) like me to|(?:would|do) you want me to"
@@ -77,6 +89,7 @@ _ANYWHERE = (
     r"|(?:text|sentence|message|passage) (?:you(?:['’]d| would) like|you want)"
     r"|i (?:can['’]?t|cannot) (?:help|assist) with)"
 )
+_ANYWHERE_HINTS = ("me to", "help", "assist", "as an ai", "you'd like", "you would", "you want")
 _QUESTION_WORDS = (  # at the start of the input; "what a day" and "how nice" exclaim
     r"(?!what an?\b|how (?:nice|great|good|cool|kind|sweet|lovely|awful|sad|strange|funny"
     r"|wonderful|beautiful|bad)\b)"
@@ -102,6 +115,9 @@ _SEVERAL = (  # versions offered to choose from, rather than one rewrite
     r"|^[\s*_]*(?:or|oder|ou|o)[\s*_:]*$"
     r"|^[\"“][^\n]+[\"”][.!]?\s+or\s+[\"“][^\n]+[\"”][.!]?$"
 )
+_SEVERAL_HINTS: tuple[str, ...] = ("option", "version", "variant", "alternativ", "möglichkeit")
+_SEVERAL_HINTS += (" are ", " or ")
+_SEVERAL_HINTS += ("\nor", "\noder", "\nou", "\no")
 _CHANGE_MARKS = (
     r"~~|[\[(](?:corrected|changed|fixed|was|originally|added|removed|replaced|deleted)\b"
     r"[^\])]*[\])]"
@@ -180,7 +196,9 @@ def _basics(reply: str, source: str) -> str | None:
 
 def _shape(reply: str, source: str, raw: str) -> str | None:
     """Several versions to choose from, or changes marked inside the text."""
-    if _rx(_SEVERAL).search(raw) and not _rx(_SEVERAL).search(source):
+    lowered = raw.lower()
+    hinted = any(hint in lowered for hint in _SEVERAL_HINTS)
+    if hinted and _rx(_SEVERAL).search(raw) and not _rx(_SEVERAL).search(source):
         return "the reply offers several versions instead of one rewrite"
     answer = re.split(r"(?i)</think(?:ing)?>", raw)[-1]  # reasoning may quote its answer
     if len(reply) >= 20 and answer.count(reply) >= 2 and source.count(reply) < 2:
@@ -198,15 +216,21 @@ def _shape(reply: str, source: str, raw: str) -> str | None:
 def _talk(reply: str, source: str, words: InputWords, profile: Profile) -> str | None:
     """Assistant talk that the user's text does not account for."""
     start, origin = reply[:200].lower(), source[:200].lower()
-    for pattern in _OPENINGS:
-        found = _rx(pattern).match(start)
-        if found and not _rx(pattern).match(origin):
+    first = _FIRST_WORD.match(start)
+    for starts, pattern in _OPENINGS.items():
+        if first is None or (first.group(1) not in starts and first.group(1)[:1] not in starts):
+            continue
+        found = _rx(_QUOTES + "(?:" + pattern + ")").match(start)
+        if found and not _rx(_QUOTES + "(?:" + pattern + ")").match(origin):
             said = reply[: found.end()]
             if not words.is_users(said, reply[found.end() :]):
                 return "the reply looks like a comment on the text, not a rewrite of it"
     if profile.language == "target":
         return None  # the input's words are in another language: no telling talk from text
-    found = _rx(_ANYWHERE).search(reply.lower())
+    lowered = reply.lower()
+    if not any(hint in lowered for hint in _ANYWHERE_HINTS):
+        return None
+    found = _rx(_ANYWHERE).search(lowered)
     if found and not _rx(_ANYWHERE).search(source.lower()):
         return "the reply talks to the user instead of rewriting the text"
     return None

@@ -12,13 +12,14 @@ from itertools import pairwise
 
 from .actions import Profile
 from .align import tokens
+from .lazy_re import LazyPattern
 
-_CODE_BLOCK = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.M | re.S)
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*•+]|\d+[.)])[ \t]+\S", re.M)
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_CODE_BLOCK = LazyPattern(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.M | re.S)
+_LIST_ITEM = LazyPattern(r"^[ \t]*(?:[-*•+]|\d+[.)])[ \t]+\S", re.M)
+_PARAGRAPH_BREAK = LazyPattern(r"\n[ \t]*\n")
 _OPENERS, _CLOSERS = "\"'“‘«„", "\"'”’»“"
 _HARD_ENDS = tuple(".!?:;,)…。！？")
-_QUOTED = re.compile(r"[\"“„«]([^\"”“»\n]+)[\"”“»]")
+_QUOTED = LazyPattern(r"[\"“„«]([^\"”“»\n]+)[\"”“»]")
 
 
 def structure(reply: str, source: str, profile: Profile) -> str | None:
