@@ -53,6 +53,8 @@ exit codes: 0 done, 2 usage, 3 no server, 4 no model, 130 interrupted (partial t
 @guarded
 def bench_command(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.hosts:
+        args.host = [*args.host, *_names(args.hosts, None, "host")]
     settings = settings_from(args)
     samples = _samples(args)
     from .variants import VARIANTS
@@ -89,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
+    parser.add_argument(
+        "--hosts", metavar="URL,URL", help="servers to compare, each in its own rows (as --host)"
+    )
     parser.add_argument("--models", metavar="A,B", help="models to compare (default: --model)")
     parser.add_argument(
         "--variants",

@@ -166,3 +166,14 @@ def test_percentiles_are_ordered_values_of_the_list(values: list[float]) -> None
     assert found is not None
     p50, p95 = found
     assert min(values) - 0.1 <= p50 <= p95 <= max(values) + 0.1
+
+
+def test_each_host_gets_its_own_rows(standin: StandIn, run_cli: RunCli) -> None:
+    with StandIn() as other:
+        urls = [standin.url, f"{other.url}/v1"]
+        args = ["--hosts", ",".join(urls), "--limit", "2", "--variants", "plain", "--json"]
+        run = run_cli("bench", *args)
+    assert run.code == 0, run.stderr
+    rows = json.loads(run.stdout)["rows"]
+    assert [row["host"] for row in rows] == urls
+    assert all(row["samples"] == 2 for row in rows)
