@@ -186,6 +186,9 @@ class Engine:
         )
 
 
+_JOIN_POLL_SECONDS = 0.05  # how often a waiting joiner looks whether it was cancelled
+
+
 class _Flight:
     """One request in progress that identical requests wait for instead of sending."""
 
@@ -208,9 +211,16 @@ class _Flights:
             flight = self._flights[key] = _Flight()
             return flight, True
 
-    def land(self, key: str, text: str = "", error: BaseException | None = None) -> None:
+    def leave(self, key: str, flight: _Flight) -> None:
+        """Take a cancelled flight off the table at once: no one joins it any more."""
         with self._lock:
-            flight = self._flights.pop(key)
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+
+    def land(
+        self, key: str, flight: _Flight, text: str = "", error: BaseException | None = None
+    ) -> None:
+        self.leave(key, flight)
         flight.text, flight.error = text, error
         flight.done.set()
 
@@ -230,10 +240,13 @@ class RewriteStream:
         self.result: RewriteResult | None = None
         self.raw_reply: str | None = None  # the model's reply before the clean-up
         self.pieces = 0  # how many pieces of text the server streamed
+        self._leading: tuple[str, _Flight] | None = None  # the flight this stream leads
 
     def close(self) -> None:
         """Cancel: close the HTTP stream so the server stops generating. Safe from any thread."""
         self._cancelled = True
+        if self._leading is not None:
+            self._engine._flights.leave(*self._leading)
         if self._chat is not None:
             self._chat.close()
 
@@ -247,24 +260,39 @@ class RewriteStream:
         if key is None:
             yield from self._generate(started)
             return
-        known = engine.cache.get(key)
-        flight, leading = (None, False) if known is not None else engine._flights.join(key)
-        if flight is not None and not leading:
-            flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            known = flight.text
-        if known is not None:
+        known, flight = self._known_or_lead(key)
+        if flight is None:
             yield known
             self._finish(known, None, Timings(), started, cached=True)
             return
         try:
             text = yield from self._generate(started)
         except BaseException as error:
-            engine._flights.land(key, error=error)
+            engine._flights.land(key, flight, error=error)
             raise
-        engine._flights.land(key, text=text)
+        engine._flights.land(key, flight, text=text)
         engine.cache.put(engine._cache_key(plan) or key, text, plan.model)
+
+    def _known_or_lead(self, key: str) -> tuple[str, _Flight | None]:
+        """The text from the cache or from an identical request in flight; or, with a
+        flight to lead, the duty to ask the model. A flight whose leader was cancelled is
+        not waited out: its joiners try again."""
+        flights = self._engine._flights
+        while True:
+            known = self._engine.cache.get(key)
+            if known is not None:
+                return known, None
+            flight, leading = flights.join(key)
+            if leading:
+                self._leading = (key, flight)
+                return "", flight
+            while not flight.done.wait(_JOIN_POLL_SECONDS):
+                if self._cancelled:
+                    raise Cancelled("the rewrite was cancelled")
+            if flight.error is None:
+                return flight.text, None
+            if not isinstance(flight.error, Cancelled):
+                raise flight.error
 
     def _generate(self, started: float) -> Generator[str, None, str]:
         """Ask the model, yielding cleaned pieces; return the guarded text."""

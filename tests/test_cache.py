@@ -16,6 +16,7 @@ import pytest
 from rewrite import Engine, RewriteRequest, load_settings
 from rewrite.cache import Cache, ModelInfo
 from rewrite.config import Overrides
+from rewrite.errors import Cancelled
 from tests.conftest import RunCli, _command, write_config
 from tests.standin import StandIn
 
@@ -246,3 +247,33 @@ def test_cache_clear_and_stats(standin: StandIn, run_cli: RunCli) -> None:
     cleared = run_cli("cache", "clear")
     assert cleared.code == 0 and cleared.text.startswith("cleared 2 cached rewrites")
     assert json.loads(run_cli("cache", "stats", "--json").stdout)["entries"] == 0
+
+
+def test_a_cancelled_request_in_flight_leaves_its_joiners_to_carry_on(standin: StandIn) -> None:
+    """A double press during a slow reply, then the first press cancelled: the second one
+    still gets its rewrite, from a request of its own."""
+    standin.reply = "one two three four five"
+    standin.token_delay = 0.05
+    engine = Engine(load_settings(Overrides(hosts=(standin.url,))))
+    first = engine.stream(RewriteRequest("one two three four five"))
+    pieces = iter(first)
+    next(pieces)  # the first request is streaming
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            outcome.append(engine.rewrite(RewriteRequest("one two three four five")).text)
+        except Exception as error:
+            outcome.append(error)
+
+    joiner = threading.Thread(target=second)
+    joiner.start()
+    assert standin.wait_for(lambda: len(standin.chat_requests()) == 1)
+    first.close()
+    with pytest.raises(Cancelled):
+        list(pieces)
+    joiner.join(timeout=30)
+    assert outcome == ["one two three four five"]
+    assert len(standin.chat_requests()) == 2  # the joiner asked for itself
+    later = engine.rewrite(RewriteRequest("one two three four five"))
+    assert later.cached and len(standin.chat_requests()) == 2
