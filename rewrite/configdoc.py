@@ -39,8 +39,10 @@ options:
   num_ctx: 2048
   temperature: 0
 
-# Seconds the server may stay silent (loading the model included) before a rewrite fails.
+# Seconds the server may stay silent (loading the model included) before a rewrite fails,
+# and seconds a whole reply may take however steadily it streams.
 timeout: 60
+deadline: 120
 
 # Longer input is refused with exit code 2.
 max_input_chars: 20000
@@ -106,6 +108,7 @@ def render(settings: Settings) -> str:
         "keep_alive": settings.keep_alive,
         "options": dict(settings.options),
         "timeout": settings.timeout,
+        "deadline": settings.deadline,
         "max_input_chars": settings.max_input_chars,
         "cache": settings.cache.as_dict(),
         "auto_pull": settings.auto_pull,

@@ -30,6 +30,7 @@ DEFAULT_MODEL = "qwen2.5:1.5b"
 DEFAULT_OPTIONS: Mapping[str, Any] = {"num_ctx": 2048, "temperature": 0}
 DEFAULT_KEEP_ALIVE = "30m"
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_DEADLINE = 120.0  # seconds a whole reply may take, however steadily it streams
 DEFAULT_MAX_INPUT_CHARS = 20_000
 DEFAULT_CACHE_ENTRIES = 20_000
 
@@ -94,6 +95,7 @@ class Settings(Record):
         "autostart",
         "cache",
         "config_file",
+        "deadline",
         "hosts",
         "keep_alive",
         "lsp",
@@ -119,6 +121,7 @@ class Settings(Record):
         auto_pull: bool = True,
         autostart: bool | None = None,
         lsp: LspSettings | None = None,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         self.hosts = hosts or (parse_host(DEFAULT_HOST),)
         self.model = model
@@ -133,6 +136,7 @@ class Settings(Record):
         self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
         self.autostart = autostart  # None: start `ollama serve` for the local default host only
         self.lsp = lsp or LspSettings()
+        self.deadline = deadline
 
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")
