@@ -87,9 +87,12 @@ class Backend:
         self.timeout = timeout
         self.memo = memo
 
-    def chat(self, chat: Chat, *, patient: bool = False) -> ChatStream:
+    def chat(
+        self, chat: Chat, *, patient: bool = False, deadline: float | None = None
+    ) -> ChatStream:
         """Send the request; raises at once for HTTP errors, so a caller may try another host.
-        `patient` waits without a timeout (for a model load, which a disconnect would abort)."""
+        `patient` waits without a timeout (for a model load, which a disconnect would abort);
+        `deadline` (time.monotonic()) bounds the whole reply."""
         raise NotImplementedError
 
     def warm(self, chat: Chat) -> None:
@@ -113,13 +116,22 @@ class Backend:
             self.raise_for_status(response, model)
             return response.json()
 
-    def post(self, path: str, body: dict[str, Any], *, patient: bool = False) -> wire.Response:
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        patient: bool = False,
+        deadline: float | None = None,
+    ) -> wire.Response:
         """POST and return the open response once its status is good; a 429 or 503 is tried
         once more after the wait the server asks for, when that is short."""
         timeout = None if patient else self.timeout
         model = str(body.get("model"))
         for attempt in (1, 2):
-            response = wire.request(self.host, "POST", path, body, timeout=timeout)
+            response = wire.request(
+                self.host, "POST", path, body, timeout=timeout, deadline=deadline
+            )
             try:
                 wait = wire.retry_after(response.headers, DEFAULT_RETRY_WAIT)
                 busy = attempt == 1 and response.status in RETRY_STATUSES
@@ -182,17 +194,20 @@ def connect(host: Host, *, timeout: float, memo: Cache | None = None) -> Backend
 
 
 class OllamaStream(ChatStream):
-    """Ollama's NDJSON chat stream."""
+    """Ollama's NDJSON chat stream; a line of any other shape is a failed reply."""
 
     def __iter__(self) -> Iterator[str]:
         with self._response as response:
             for chunk in _chunks(response):
                 if "error" in chunk:
-                    raise self._failed(f"failed mid-reply: {chunk['error']}")
-                content = (chunk.get("message") or {}).get("content") or ""
+                    raise self._failed(f"failed mid-reply: {str(chunk['error'])[:300]}")
+                message = chunk.get("message") or {}
+                content = message.get("content") if isinstance(message, dict) else None
+                if not isinstance(message, dict) or not isinstance(content, (str, type(None))):
+                    raise self._failed(f"sent a line of another shape: {str(chunk)[:80]}")
                 if content:
                     yield content
-                if chunk.get("done"):
+                if chunk.get("done") is True:
                     self.stats = Timings.from_final_chunk(chunk)
                     return
             if not response.closed_by_us:
@@ -204,7 +219,9 @@ class Ollama(Backend):
 
     api = OLLAMA
 
-    def chat(self, chat: Chat, *, patient: bool = False) -> ChatStream:
+    def chat(
+        self, chat: Chat, *, patient: bool = False, deadline: float | None = None
+    ) -> ChatStream:
         body: dict[str, Any] = {
             "model": chat.model,
             "messages": chat.messages,
@@ -218,7 +235,7 @@ class Ollama(Backend):
             body["format"] = dict(chat.format)
         if "thinking" in self.model_info(chat.model).capabilities:
             body["think"] = False
-        return OllamaStream(self.post("/api/chat", body, patient=patient))
+        return OllamaStream(self.post("/api/chat", body, patient=patient, deadline=deadline))
 
     def warm(self, chat: Chat) -> None:
         """An empty chat is Ollama's load request: the model is loaded with these options and
@@ -227,8 +244,23 @@ class Ollama(Backend):
             pass
 
     def models(self) -> list[str]:
-        listing = self.get_json("/api/tags") or {}
-        return [str(m.get("name")) for m in listing.get("models") or () if isinstance(m, dict)]
+        return [name for name, _ in self._listing()]
+
+    def _listing(self) -> list[tuple[str, str]]:
+        """(name, digest) of each model in /api/tags; another shape is a server error."""
+        listing = self.get_json("/api/tags")
+        entries = listing.get("models") if isinstance(listing, dict) else None
+        if not isinstance(entries, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("name"), str) for entry in entries
+        ):
+            raise self._malformed("/api/tags", listing)
+        return [(entry["name"], _string(entry.get("digest"))) for entry in entries]
+
+    def _malformed(self, path: str, value: Any) -> ServerError:
+        return ServerError(
+            f"the server at {self.host} answered {path} with {str(value)[:80]}",
+            host=self.host.url,
+        )
 
     def model_info(self, model: str) -> ModelInfo:
         """Capabilities and digest, remembered for a day: /api/show makes the server read
@@ -238,8 +270,10 @@ class Ollama(Backend):
         if known is not None:
             return known
         shown = self.get_json("/api/show", {"model": model}, model=model)
-        capabilities = tuple(str(c) for c in (shown or {}).get("capabilities") or ())
-        info = ModelInfo(capabilities, self._digest(model))
+        listed = shown.get("capabilities", []) if isinstance(shown, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+            raise self._malformed("/api/show", shown)
+        info = ModelInfo(tuple(listed), self._digest(model))
         if self.memo:
             self.memo.remember_model(key, info)
         return info
@@ -254,10 +288,11 @@ class Ollama(Backend):
 
     def _digest(self, model: str) -> str:
         wanted = {model.lower(), f"{model.lower()}:latest"}
-        for entry in (self.get_json("/api/tags") or {}).get("models") or ():
-            if str(entry.get("name", "")).lower() in wanted:
-                return str(entry.get("digest") or "")
-        return ""
+        return next((digest for name, digest in self._listing() if name.lower() in wanted), "")
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _chunks(response: wire.Response) -> Iterator[dict[str, Any]]:

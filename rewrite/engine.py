@@ -18,7 +18,7 @@ import time
 from . import paths
 from .actions import PROMPT_VERSION, Action, Message, build_messages, custom_action
 from .cache import Cache
-from .errors import Cancelled, InputError, ServerError, UsageError
+from .errors import Cancelled, InputError, RejectedReply, ServerError, UsageError
 from .frame import Frame, split_frame
 from .record import Record
 from .results import RewriteRequest, RewriteResult, Timings
@@ -176,16 +176,21 @@ class Engine:
                 return info.digest
         return ""
 
-    def _open(self, plan: _Plan) -> tuple[Backend, ChatStream]:
+    def _open(self, plan: _Plan, deadline: float) -> tuple[Backend, ChatStream]:
         from .backend import Chat
         from .routing import route
 
         chat = Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive, plan.format)
         return route(
-            self.settings, plan.model, self.cache, lambda server: server.chat(chat), warn=self.warn
+            self.settings,
+            plan.model,
+            self.cache,
+            lambda server: server.chat(chat, deadline=deadline),
+            warn=self.warn,
         )
 
 
+_RUNAWAY = "the reply ran on far past any rewrite of this text, and was cut off"
 _JOIN_POLL_SECONDS = 0.05  # how often a waiting joiner looks whether it was cancelled
 
 
@@ -296,21 +301,29 @@ class RewriteStream:
 
     def _generate(self, started: float) -> Generator[str, None, str]:
         """Ask the model, yielding cleaned pieces; return the guarded text."""
+        from .fidelity import longest_reply
         from .text import StreamCleaner
 
-        server, self._chat = self._engine._open(self._plan)
+        plan = self._plan
+        deadline = time.monotonic() + self._engine.settings.deadline
+        server, self._chat = self._engine._open(plan, deadline)
         if self._cancelled:
             self._chat.close()
             raise Cancelled("the rewrite was cancelled")
-        cleaner = StreamCleaner(self._plan.frame.body, translating=self._plan.action.translating)
-        structured = _structured(self._plan)
+        cleaner = StreamCleaner(plan.frame.body, translating=plan.action.translating)
+        structured = _structured(plan)
+        longest, length = longest_reply(plan.frame.body, plan.action.profile), 0
         reply: list[str] = []
         first_token: float | None = None
         try:
             for piece in self._chat:
                 first_token = first_token or time.perf_counter()
+                _check_unicode(piece, server)
                 reply.append(piece)
                 self.pieces += 1
+                length += len(piece)
+                if length > longest:  # no rewrite of this text is that long: stop the server
+                    raise RejectedReply(_RUNAWAY, reply="".join(reply))
                 text = structured.feed(piece) if structured else piece
                 if cleaned := cleaner.feed(text):
                     yield cleaned
@@ -355,6 +368,17 @@ class RewriteStream:
         plan = self._plan
         instructions = plan.messages[0]["content"]
         return review(reply, plan.frame.body, plan.action, plan.request.params, instructions)
+
+
+def _check_unicode(piece: str, server: Backend) -> None:
+    """JSON's escapes can carry half a surrogate pair, which is no text at all."""
+    try:
+        piece.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ServerError(
+            f"the server at {server.host} sent text that is not valid Unicode",
+            host=server.host.url,
+        ) from None
 
 
 def _structured(plan: _Plan) -> JsonText | None:

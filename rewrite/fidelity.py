@@ -15,6 +15,7 @@ from .lazy_re import LazyPattern
 
 # (factor, slack): the longest reply allowed is factor × the input's length + slack.
 _LENGTH_LIMITS = {"shorter": (1.1, 8), "similar": (2.5, 40), "longer": (10.0, 400)}
+_ROOM_FOR_CHATTER = 4000  # characters of lead-ins, notes and reasoning a reply may carry
 _TRANSLATION_LIMIT = (2.0, 20)  # a translation is at most this much longer (in _width)
 _KEEPS = 0.5  # content "kept": at least this share of the reply is input words, and back
 _INVENTS_LITTLE = 0.5  # a shorter reply: at least this share of it is the input's words
@@ -124,6 +125,13 @@ def fidelity(
         or structure(reply, source, profile)
         or _content(reply, source, words, profile)
     )
+
+
+def longest_reply(source: str, profile: Profile) -> int:
+    """The most characters a reply may run to before it is cut off: the longest rewrite the
+    guard would accept, and room for chatter and reasoning around it."""
+    factor, slack = _LENGTH_LIMITS.get(profile.length, _LENGTH_LIMITS["similar"])
+    return int(factor * len(source) + slack) + _ROOM_FOR_CHATTER
 
 
 def _length(reply: str, source: str, profile: Profile) -> str | None:

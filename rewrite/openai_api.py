@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .backend import Backend, Chat, ChatStream
-from .errors import ModelNotFound, RewriteError
+from .errors import ModelNotFound, RewriteError, ServerError
 from .hosts import OPENAI
 from .results import Timings
 
@@ -156,8 +156,11 @@ class OpenAI(Backend):
 
     api = OPENAI
 
-    def chat(self, chat: Chat, *, patient: bool = False) -> ChatStream:
-        return EventStream(self.post("/chat/completions", request_body(chat), patient=patient))
+    def chat(
+        self, chat: Chat, *, patient: bool = False, deadline: float | None = None
+    ) -> ChatStream:
+        body = request_body(chat)
+        return EventStream(self.post("/chat/completions", body, patient=patient, deadline=deadline))
 
     def warm(self, chat: Chat) -> None:
         """One tiny request: the server loads what it loads, and caches the prompt's fixed
@@ -167,11 +170,16 @@ class OpenAI(Backend):
             pass
 
     def models(self) -> list[str]:
-        listing = self.get_json("/models") or {}
+        listing = self.get_json("/models")
         entries = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(entries, list):
+            raise ServerError(
+                f"the server at {self.host} answered /models with {str(listing)[:80]}",
+                host=self.host.url,
+            )
         return [
             str(entry["id"])
-            for entry in entries or ()
+            for entry in entries
             if isinstance(entry, dict) and isinstance(entry.get("id"), str)
         ]
 

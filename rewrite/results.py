@@ -78,16 +78,24 @@ class Timings(Record):
 
     @classmethod
     def from_final_chunk(cls, chunk: dict[str, Any]) -> Timings:
+        """The figures of Ollama's last line; a field missing or of another kind counts 0."""
+
+        def count(key: str) -> float:
+            value = chunk.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return 0.0
+            return float(value) if 0 <= value < 1e18 else 0.0
+
         def ms(key: str) -> float:
-            return round(float(chunk.get(key) or 0) / _NS_PER_MS, 3)
+            return round(count(key) / _NS_PER_MS, 3)
 
         return cls(
             load_ms=ms("load_duration"),
             prompt_eval_ms=ms("prompt_eval_duration"),
             eval_ms=ms("eval_duration"),
             total_ms=ms("total_duration"),
-            prompt_tokens=int(chunk.get("prompt_eval_count") or 0),
-            output_tokens=int(chunk.get("eval_count") or 0),
+            prompt_tokens=int(count("prompt_eval_count")),
+            output_tokens=int(count("eval_count")),
         )
 
 

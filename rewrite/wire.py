@@ -15,6 +15,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 
 from .errors import HostUnreachable, ServerError
 from .hosts import Host
@@ -30,19 +31,28 @@ ACCEPT = {
     "ollama": "application/x-ndjson, application/json",
     "openai": "text/event-stream, application/json",
 }
-_MAX_LINE = 1 << 20
+_MAX_LINE = 1 << 20  # bytes: one NDJSON line or event line; a reply is far shorter
+_MAX_HEADER_LINE = 8192
+_MAX_HEADERS = 100
+_MAX_BODY = 16 << 20  # bytes: a plain JSON answer (listings, errors) or one chunk
 
 
 class Response:
     """An open HTTP response; use as a context manager so the connection always closes."""
 
     def __init__(
-        self, host: Host, sock: socket.socket, reader: BufferedReader, timeout: float | None
+        self,
+        host: Host,
+        sock: socket.socket,
+        reader: BufferedReader,
+        timeout: float | None,
+        deadline: float | None = None,
     ) -> None:
         self.host = host
         self._sock = sock
         self._reader = reader
         self._timeout = timeout
+        self._deadline = deadline  # time.monotonic() by which the whole reply must be in
         self._closed = threading.Event()
         self.status = 0  # until the status line has arrived
         self.status, self.headers = self._read_head()
@@ -78,39 +88,46 @@ class Response:
 
     def iter_json_lines(self) -> Iterator[dict[str, Any]]:
         """Each NDJSON object as it arrives; chunk boundaries may fall anywhere."""
-        pending = b""
+        for line in self._lines():
+            if line.strip():
+                yield self._parse_line(line)
+
+    def _lines(self) -> Iterator[bytes]:
+        """The body's lines (without their newline), in time linear in the body, none longer
+        than _MAX_LINE; the last one must end with its newline."""
+        pending = bytearray()
         for data in self._body():
+            searched = len(pending)
             pending += data
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    yield self._parse_line(line)
-        if pending.strip():
+            start = 0
+            while (end := pending.find(b"\n", max(start, searched))) >= 0:
+                yield bytes(pending[start:end])
+                start = end + 1
+            del pending[:start]
+            if len(pending) > _MAX_LINE:
+                raise self._error(f"sent a line longer than {_MAX_LINE >> 20} MB")
+        if bytes(pending).strip():
             raise self._error("ended the reply in the middle of a line")
 
     def iter_events(self) -> Iterator[tuple[str, str]]:
         """Server-sent events as (event type, data), each once its blank line has arrived;
         chunk boundaries may fall anywhere."""
-        pending = b""
         event, data = "", list[str]()
-        for chunk in self._body():
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                line = self._decode(raw.rstrip(b"\r"))
-                if not line:
-                    if data:
-                        yield event or "message", "\n".join(data)
-                    event, data = "", []
-                elif not line.startswith(":"):  # a comment line keeps a proxy's idle timer
-                    field, _, value = line.partition(":")
-                    value = value[1:] if value.startswith(" ") else value
-                    if field == "data":
-                        data.append(value)
-                    elif field == "event":
-                        event = value
-        if pending.strip():
-            raise self._error("ended the reply in the middle of a line")
+        for raw in self._lines():
+            line = self._decode(raw.rstrip(b"\r"))
+            if not line:
+                if data:
+                    yield event or "message", "\n".join(data)
+                event, data = "", []
+            elif not line.startswith(":"):  # a comment line keeps a proxy's idle timer
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "data":
+                    data.append(value)
+                    if sum(len(part) for part in data) > _MAX_LINE:
+                        raise self._error(f"sent an event longer than {_MAX_LINE >> 20} MB")
+                elif field == "event":
+                    event = value
         if data:  # the last event without its blank line
             yield event or "message", "\n".join(data)
 
@@ -142,15 +159,19 @@ class Response:
                 f"{self.host} did not answer like an Ollama server", host=self.host.url
             )
         headers: dict[str, str] = {}
-        while line := self._readline().strip():
+        while line := self._readline(_MAX_HEADER_LINE).strip():
+            if len(headers) >= _MAX_HEADERS:
+                raise self._error(f"sent more than {_MAX_HEADERS} header lines")
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         return int(parts[1]), headers
 
-    def _readline(self) -> bytes:
-        line = self._io(lambda: self._reader.readline(_MAX_LINE))
+    def _readline(self, limit: int = _MAX_HEADER_LINE) -> bytes:
+        line = self._io(lambda: self._reader.readline(limit + 1))
         if not line:
             raise self._closed_early()
+        if len(line) > limit:
+            raise self._error(f"sent a line of more than {limit} bytes where a short one belongs")
         return line
 
     def _body(self) -> Iterator[bytes]:
@@ -159,7 +180,7 @@ class Response:
             if "chunked" in self.headers.get("transfer-encoding", "").lower():
                 yield from self._chunked_body()
             elif "content-length" in self.headers:
-                yield self._read_exactly(int(self.headers["content-length"]))
+                yield self._read_exactly(self._length(self.headers["content-length"]))
             else:
                 while data := self._io(lambda: self._reader.read1(65536)):
                     yield data
@@ -174,6 +195,8 @@ class Response:
                 size = int(size_text, 16)
             except ValueError:
                 raise self._error("sent a broken chunked body") from None
+            if not 0 <= size <= _MAX_BODY:
+                raise self._error(f"sent a chunk of {size:,} bytes")
             if size == 0:
                 while self._readline().strip():  # trailers
                     pass
@@ -182,6 +205,11 @@ class Response:
             self._readline()
             yield data
 
+    def _length(self, text: str) -> int:
+        if not text.strip().isdigit() or int(text) > _MAX_BODY:
+            raise self._error(f"announced a body of {text[:20]!r} bytes")
+        return int(text)
+
     def _read_exactly(self, size: int) -> bytes:
         data = self._io(lambda: self._reader.read(size))
         if len(data) < size:
@@ -189,14 +217,29 @@ class Response:
         return data
 
     def _io(self, operation: Callable[[], bytes]) -> bytes:
+        late = self._deadline is not None and not self.closed_by_us and self._wait_left() <= 0
+        if late:
+            raise self._error("took longer than the deadline for a whole reply")
         try:
             return operation()
         except TimeoutError:
+            if self._deadline is not None and self._wait_left() <= 0:
+                raise self._error("took longer than the deadline for a whole reply") from None
             raise self._error(f"sent nothing for {self._timeout:g} s (timeout)") from None
         except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
             if self.closed_by_us:
                 return b""
             raise self._error(f"broke the connection: {exc}") from None
+
+    def _wait_left(self) -> float:
+        """Seconds until the deadline; the socket waits no longer than that for a read."""
+        assert self._deadline is not None
+        left = self._deadline - time.monotonic()
+        with contextlib.suppress(OSError):
+            self._sock.settimeout(
+                max(0.001, left if self._timeout is None else min(left, self._timeout))
+            )
+        return left
 
     def _closed_early(self) -> ServerError:
         return self._error("closed the connection before the reply was complete")
@@ -210,18 +253,20 @@ def request(
     *,
     timeout: float | None,
     connect_timeout: float = 5.0,
+    deadline: float | None = None,
 ) -> Response:
     """Send one request and return once the response head has arrived.
 
     `timeout` bounds each wait for the server; None waits as long as it takes (a model
-    load must never be cut short: closing the connection aborts it)."""
+    load must never be cut short: closing the connection aborts it). `deadline`, a
+    time.monotonic() value, bounds the whole reply, however steadily it streams."""
     payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
     head = _head(host, method, path, len(payload))
     sock = _connect(host, connect_timeout if timeout is None else min(connect_timeout, timeout))
     sock.settimeout(timeout)
     try:
         sock.sendall(head + payload)
-        return Response(host, sock, sock.makefile("rb"), timeout)
+        return Response(host, sock, sock.makefile("rb"), timeout, deadline)
     except OSError as exc:
         sock.close()
         if isinstance(exc, (TimeoutError, socket.timeout)):
