@@ -36,7 +36,7 @@ def start_ollama(host: Host, warn: Callable[[str], None] | None = None) -> bool:
         with open(log_path, "ab") as log:
             subprocess.Popen(
                 [executable, "serve"],
-                env={**os.environ, "OLLAMA_HOST": f"{host.host}:{host.port}"},
+                env={**os.environ, "OLLAMA_HOST": host.address},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -57,8 +57,13 @@ class Host(Record):
     @property
     def url(self) -> str:
         """The base URL, without credentials: safe to show."""
+        return f"{self.scheme}://{self.address}{self.path}"
+
+    @property
+    def address(self) -> str:
+        """host:port, the IPv6 address in brackets, as OLLAMA_HOST takes it."""
         name = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{name}:{self.port}{self.path}"
+        return f"{name}:{self.port}"
 
     @property
     def is_local_default(self) -> bool:
@@ -171,6 +176,8 @@ def parse_host(value: str, api: str | None = None) -> Host:
     127.0.0.1 instead. `user:pass@` becomes Basic auth, as in Ollama's own client.
     """
     text = value.strip().strip("\"'")
+    if _UNSAFE_CHARACTER.search(text):
+        raise ConfigError(f"host {_safe(value)!r}: spaces and control characters do not belong")
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest, default_port = "http", text, _OLLAMA_PORT
@@ -201,17 +208,27 @@ def _safe(value: str) -> str:
 
 def _split_host_port(hostport: str, default_port: int, original: str) -> tuple[str, int]:
     if hostport.startswith("["):
-        host, _, after = hostport[1:].partition("]")
-        port_text = after[1:] if after.startswith(":") else ""
+        host, closed, after = hostport[1:].partition("]")
+        if not closed or not _IPV6.fullmatch(host) or (after and not after.startswith(":")):
+            raise ConfigError(f"host {original!r}: write an IPv6 address as [::1]:11434")
+        port_text = after[1:]
     elif hostport.count(":") == 1:
         host, _, port_text = hostport.partition(":")
     else:  # a bare IPv6 address or a name without port
         host, port_text = hostport, ""
+    if not (_NAME.fullmatch(host) or _IPV6.fullmatch(host)):
+        raise ConfigError(f"host {original!r}: {host!r} is not a host name or address")
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
         raise ConfigError(f"host {original!r}: {port_text!r} is not a port number")
     return host, int(port_text)
+
+
+_UNSAFE_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_NAME = re.compile(r"[A-Za-z0-9_.-]*")  # empty: the port alone, as `:11434` means 127.0.0.1
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?")
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def _connectable(host: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -145,3 +146,45 @@ def test_rewrite_config_shows_variable_names_never_their_values(
     assert "Bearer ${TEAM}" in from_file and "<hidden>" in from_file
     for secret in ("sk-live-123", "team-secret", "written-in-the-file", "pw9"):
         assert secret not in run.text + from_file
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("[::1", "[::1]:11434"),
+        ("[::1]x", "[::1]:11434"),
+        ("[gpu-box]:8080", "[::1]:11434"),
+        ("127.0.0.1 :11434", "spaces and control characters"),
+        ("gpu\x1b]52;c;aGk=\x07box", "spaces and control characters"),
+        ("gpu-box:²", "not a port number"),
+        ("gpu-box:0", "not a port number"),
+        ("gpu_box!:1", "not a host name or address"),
+    ],
+)
+def test_malformed_hosts_are_refused_with_the_reason(value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        parse_host(value)
+
+
+@given(st.text(max_size=40))
+def test_any_host_text_parses_to_a_clean_url_or_a_config_error(value: str) -> None:
+    try:
+        host = parse_host(value)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    assert not re.search(r"[\s\x00-\x1f\x7f]", host.url)
+    assert 0 < host.port < 65536
+
+
+def test_an_ipv6_host_keeps_its_brackets_wherever_a_port_follows() -> None:
+    host = parse_host("[::1]:8080")
+    assert (host.url, host.address) == ("http://[::1]:8080", "[::1]:8080")
+    assert parse_host("fe80::1").address == "[fe80::1]:11434"
+
+
+def test_a_malformed_host_on_the_command_line_gives_the_input_back(run_cli: RunCli) -> None:
+    run = run_cli("fix", "--host", "[::1", input="their going\n", env={"OLLAMA_HOST": ""})
+    assert run.code == 2
+    assert run.stdout == b"their going\n"
+    assert run.stderr.count("\n") == 1 and "[::1]:11434" in run.stderr
