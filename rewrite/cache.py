@@ -83,10 +83,10 @@ class Cache:
                 self._memory.move_to_end(key)
                 return self._memory[key]
             row = self._query("SELECT text FROM rewrites WHERE key = ?", (key,))
-            if row is None:
+            if row is None or not isinstance(row[0], str):  # another writer's odd row: a miss
                 return None
             self._remember(key, row[0])
-            return str(row[0])
+            return row[0]
 
     def put(self, key: str, text: str, model: str) -> None:
         with self._lock:
@@ -140,9 +140,14 @@ class Cache:
             row = self._query(
                 "SELECT capabilities, digest, checked FROM models WHERE key = ?", (key,)
             )
-        if row is None or time.time() - float(row[2]) > MODEL_INFO_SECONDS:
+        if (
+            row is None
+            or not all(isinstance(value, str) for value in row[:2])
+            or not isinstance(row[2], (int, float))
+            or time.time() - row[2] > MODEL_INFO_SECONDS
+        ):
             return None
-        return ModelInfo(tuple(c for c in str(row[0]).split(",") if c), str(row[1]))
+        return ModelInfo(tuple(c for c in row[0].split(",") if c), row[1])
 
     def remember_model(self, key: str, info: ModelInfo) -> None:
         with self._lock:
@@ -230,6 +235,6 @@ class Cache:
 
 def _is_corrupt(error: BaseException) -> bool:
     """A damaged file, as opposed to one we may not open or write (OperationalError)."""
-    if isinstance(error, sqlite3.OperationalError):
-        return "malformed" in str(error)
+    if isinstance(error, sqlite3.OperationalError):  # text that is not UTF-8 is damage too
+        return "malformed" in str(error) or "decode" in str(error)
     return isinstance(error, sqlite3.DatabaseError)

@@ -163,6 +163,27 @@ def test_a_read_only_database_turns_the_disk_cache_off(tmp_path: Path) -> None:
     assert Cache(str(tmp_path), max_entries=10).get("k2") is None
 
 
+def test_rows_that_are_not_utf8_text_are_damage_moved_aside_once(tmp_path: Path) -> None:
+    Cache(str(tmp_path), max_entries=10).put("k", "v", "m")
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as db:  # another writer's raw bytes
+        db.execute("UPDATE rewrites SET text = CAST(x'ff00fe' AS TEXT)")
+        db.execute("INSERT INTO models VALUES ('host m', 5, 6, 'not a time')")
+    warnings: list[str] = []
+    cache = Cache(str(tmp_path), max_entries=10, warn=warnings.append)
+    assert cache.model_info("host m") is None
+    assert cache.get("k") is None
+    assert len(warnings) == 1 and "moved it to" in warnings[0]
+    cache.put("k", "fresh", "m")
+    assert Cache(str(tmp_path), max_entries=10).get("k") == "fresh"
+
+
+def test_rows_of_other_types_are_misses_never_text(tmp_path: Path) -> None:
+    Cache(str(tmp_path), max_entries=10).put("k", "v", "m")
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as db:
+        db.execute("UPDATE rewrites SET text = x'6869'")  # a blob stays a blob
+    assert Cache(str(tmp_path), max_entries=10).get("k") is None
+
+
 def test_entries_are_bounded_and_the_oldest_go_first(tmp_path: Path) -> None:
     cache = Cache(str(tmp_path), max_entries=3)
     for n in range(5):
