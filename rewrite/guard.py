@@ -127,6 +127,9 @@ _TASK = (
     r"(?:please |pls |can (?:you|u) |could (?:you|u) )?(?:explain|describe|write|list|summari[sz]e"
     r"|define|compose|draft|create|suggest|recommend|tell me|give me|show me|help me)\b"
 )
+# C0 and C1 controls but tab and line breaks, and the bidirectional overrides that make text
+# read differently from what it holds: in a rewrite they are garbage, or an attack
+_CONTROL = LazyPattern(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _INSTRUCTIONS = 0.7  # this share of a reply from the instructions means they were repeated
 
 
@@ -188,6 +191,8 @@ def guard_reply(
 def _basics(reply: str, source: str) -> str | None:
     if not reply:
         return "the model returned nothing"
+    if set(_CONTROL.findall(reply)) - set(source):
+        return "the reply holds control characters (terminal escapes or direction overrides)"
     sentinel = _rx(_SENTINEL)
     if sentinel.search(reply.lower()) and not sentinel.search(source.lower()):
         return "the model said it cannot rewrite this text"

@@ -245,6 +245,28 @@ def test_each_rule_refuses_its_failure_and_lets_a_faithful_reply_pass(
     assert guard_reply(good, text, profile=profile, target=target) is None
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "\x1b]52;c;aGk=\x07They're going to the store.",  # OSC 52: sets the clipboard
+        "They're going\x07 to the store.",
+        "They're going to the \x1b[2Jstore.",
+        "They're going to the \u202estore.",  # reads backwards from here
+        "They're going to the store.\x9b2J",
+    ],
+)
+def test_control_characters_the_text_did_not_hold_are_refused(bad: str) -> None:
+    text = "their going to the store"
+    reason = guard_reply(bad, text, profile=FIX)
+    assert reason is not None and "control characters" in reason
+
+
+def test_control_characters_of_the_users_own_text_may_stay() -> None:
+    text = "page one of the notes\x0cpage two of the notes"  # a form feed between pages
+    reply = "Page one of the notes.\x0cPage two of the notes."
+    assert guard_reply(reply, text, profile=FIX) is None
+
+
 def test_a_free_action_is_judged_only_by_what_no_instruction_asks_for() -> None:
     free = Profile("longer", "free", "any")
     note = "meeting moved to monday, sam"
