@@ -2,13 +2,17 @@
 
 The config file is YAML (`$XDG_CONFIG_HOME/rewrite/config.yaml`, or `--config`, or
 `REWRITE_CONFIG`). Every error names the file, the line and the key. PyYAML is imported
-only when there is a file to read.
+only when there is a file to read. The file must be a regular one of at most 1 MiB, and
+its YAML aliases may add at most 10,000 nodes to it: any file loads in time linear in its
+size. Model options are checked against the ones Ollama knows (`rewrite.options`).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import stat
 
 from . import paths
 from .actions import (
@@ -23,6 +27,7 @@ from .actions import (
 )
 from .errors import ConfigError
 from .hosts import APIS, Host, parse_host
+from .options import MODEL_OPTIONS, OptionError, close_option, parse_option, shown
 from .settings import (  # re-exported: the settings are read as rewrite.config.Settings
     COMMANDS,
     LOAD_TIME_OPTIONS,
@@ -34,12 +39,14 @@ from .settings import (  # re-exported: the settings are read as rewrite.config.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from typing import Any
 
 __all__ = [
     "COMMANDS",
     "LOAD_TIME_OPTIONS",
+    "MAX_ALIAS_EXPANSION",
+    "MAX_CONFIG_BYTES",
     "CacheSettings",
     "LspSettings",
     "Overrides",
@@ -57,6 +64,17 @@ _GO_DURATION = re.compile(
 _ACTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few kilobytes; a bigger one is the wrong file
+MAX_ALIAS_EXPANSION = 10_000  # nodes YAML aliases may add to a document, all told
+_LINE_DEPTH = 5  # the key paths errors name are shorter (actions.x.options.num_ctx)
+_MAX_WARNINGS = 10  # more are summed up in one line
+_OPEN_FLAGS = (  # without waiting for a writer, becoming a terminal's reader, or leaking
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 def config_path(overrides: Overrides) -> tuple[str, bool]:
@@ -66,24 +84,36 @@ def config_path(overrides: Overrides) -> tuple[str, bool]:
 
 
 def load_settings(
-    overrides: Overrides | None = None, layers: Sequence[tuple[str, Any]] = ()
+    overrides: Overrides | None = None,
+    layers: Sequence[tuple[str, Any]] = (),
+    *,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
     """Defaults, then the config file, then each of `layers` (a name and a mapping with the
     config file's keys, such as an editor's initializationOptions), then the environment
-    and the flags."""
+    and the flags. What is suspect but usable (a model option Ollama does not know) is told
+    to `warn`, one line each, once the settings have loaded."""
     overrides = overrides or Overrides()
     path, explicit = config_path(overrides)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    warnings: list[str] = []
     file_used: str | None = None
-    if explicit or os.path.isfile(path):
-        values, lines = _read_config(path)
+    if explicit or os.path.exists(path):  # not isfile: a directory or a pipe is an error
+        values, lines = _read_config(path, warnings)
         file_used = path
         sources.update({key[0]: f"{path}:{line}" for key, line in lines.items() if len(key) == 1})
     for name, data in layers:
-        layer = _validate(data, {}, name, values)
+        layer = _validate(data, {}, name, values, warnings)
         values.update(layer)
         sources.update(dict.fromkeys(layer, name))
+    _apply_overrides(overrides, values, sources)
+    settings = Settings(**values, config_file=file_used, sources=sources)
+    _tell(warnings, warn)
+    return settings
+
+
+def _apply_overrides(overrides: Overrides, values: dict[str, Any], sources: dict[str, str]) -> None:
     if os.environ.get("OLLAMA_HOST", "").strip():
         values["hosts"] = _hosts([os.environ["OLLAMA_HOST"]], "OLLAMA_HOST")
         sources["hosts"] = "environment OLLAMA_HOST"
@@ -93,7 +123,15 @@ def load_settings(
     if overrides.model:
         values["model"] = overrides.model
         sources["model"] = "--model"
-    return Settings(**values, config_file=file_used, sources=sources)
+
+
+def _tell(warnings: list[str], warn: Callable[[str], None] | None) -> None:
+    if warn is None:
+        return
+    for message in warnings[:_MAX_WARNINGS]:
+        warn(message)
+    if len(warnings) > _MAX_WARNINGS:
+        warn(f"and {len(warnings) - _MAX_WARNINGS} more warnings about the settings")
 
 
 def _hosts(raw: list[str], where: str) -> tuple[Host, ...]:
@@ -103,26 +141,78 @@ def _hosts(raw: list[str], where: str) -> tuple[Host, ...]:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def _read_config(path: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+def _read_config(path: str, warnings: list[str]) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    text = _read_text(path)
+    collecting = gc.isenabled()
+    gc.disable()  # a big document is many young objects, none garbage: collecting them over
+    try:  # and over would make the load take more than linear time
+        data, lines = parse_yaml(text, path)
+        return _validate(data, lines, path, {}, warnings), lines
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_text(path: str) -> str:
+    """The config file's text: a regular file of at most MAX_CONFIG_BYTES in UTF-8. It is
+    checked before it is opened (a named pipe would block, a device is not to be touched)
+    and again once open, without waiting, so what is read is what was checked."""
     try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
+        _check_regular(os.stat(path).st_mode, path)
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            _check_regular(os.fstat(fd).st_mode, path)
+            data = _read_at_most(fd, MAX_CONFIG_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise ConfigError("no such config file", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        message = f"cannot read the config file: {exc.strerror or exc}"
+        raise ConfigError(message, path=path) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        message = f"the config file is larger than {MAX_CONFIG_BYTES // 1024:,} KiB"
+        raise ConfigError(f"{message}: is it the right file?", path=path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the config file: {exc}", path=path) from None
-    data, lines = parse_yaml(text, path)
-    return _validate(data, lines, path, {}), lines
+
+
+def _check_regular(mode: int, path: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a named pipe", stat.S_ISSOCK: "a socket"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a device")
+    raise ConfigError(f"the config file is not a regular file but {kind}", path=path)
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def parse_yaml(text: str, path: str) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse YAML safely; also return the line of every mapping key, by key path."""
+    """Parse YAML safely; also return the line of every mapping key, by key path (paths of
+    up to _LINE_DEPTH keys). Aliases that would expand the document past
+    MAX_ALIAS_EXPANSION nodes, or into itself, are refused before anything is built."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, {}
+        _check_aliases(node, text, path)
+        lines = _key_lines(node, path)  # before construction, which rewrites merge keys
+        return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -131,40 +221,105 @@ def parse_yaml(text: str, path: str) -> tuple[Any, dict[KeyPath, int]]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=path) from None
+    except RecursionError:  # the pure-Python parser has no limit of its own
+        raise ConfigError("invalid YAML: nested too deeply", path=path) from None
     finally:
         loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _key_lines(node, (), lines, path)
-    return data, lines
 
 
-def _key_lines(node: Any, prefix: KeyPath, lines: dict[KeyPath, int], path: str) -> None:
+def _check_aliases(root: Any, text: str, path: str) -> None:
+    """Refuse an alias inside the node it names (a cycle), and aliases that together add
+    more than MAX_ALIAS_EXPANSION nodes to the document (an alias bomb). Every node is
+    walked once, its expanded size remembered, so this is linear in the file."""
     import yaml
 
-    if not isinstance(node, yaml.MappingNode):
-        return
-    for key_node, value_node in node.value:
-        key = (*prefix, str(key_node.value))
-        line = key_node.start_mark.line + 1
-        if key in lines:
-            raise ConfigError(f"{'.'.join(key)}: duplicate key", path=path, line=line)
-        lines[key] = line
-        _key_lines(value_node, key, lines, path)
+    if "&" not in text:
+        return  # no anchor, so no alias: the document is a tree
+    sizes: dict[int, int] = {}  # id of a node walked: its size with every alias expanded
+    walking = {id(root)}
+    stack = [(root, _children(root))]
+    added = 0
+    while stack:
+        node, children = stack[-1]
+        for child, line in children:
+            if id(child) in sizes:
+                added += sizes[id(child)]
+                if added > MAX_ALIAS_EXPANSION:
+                    message = f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} values"
+                    raise ConfigError(message, path=path, line=line)
+            elif id(child) in walking:
+                message = "a YAML alias refers to a node that contains it"
+                raise ConfigError(message, path=path, line=line)
+            elif isinstance(child, yaml.ScalarNode):
+                sizes[id(child)] = 1
+            else:
+                walking.add(id(child))
+                stack.append((child, _children(child)))
+                break
+        else:
+            stack.pop()
+            walking.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child, _ in _children(node))
+
+
+def _children(node: Any) -> Iterator[tuple[Any, int]]:
+    """The nodes inside `node`, each with the line an alias in its place is reported at."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            yield key, line
+            yield value, line
+    elif isinstance(node, yaml.SequenceNode):
+        line = node.start_mark.line + 1
+        for item in node.value:
+            yield item, line
+
+
+def _key_lines(root: Any, path: str) -> dict[KeyPath, int]:
+    """The line of each mapping key, by key path; a key twice in one mapping is an error.
+    Merge keys (`<<: *base`) are left out: the keys they bring in are on other lines."""
+    import yaml
+
+    lines: dict[KeyPath, int] = {}
+    pending: list[tuple[Any, KeyPath]] = [(root, ())]
+    while pending:
+        node, prefix = pending.pop()
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # a mapping or list as a key fails when the document is built
+            name, line = str(key_node.value), key_node.start_mark.line + 1
+            if name in seen:
+                raise ConfigError(
+                    f"{'.'.join((*prefix, name))}: duplicate key", path=path, line=line
+                )
+            seen.add(name)
+            key = (*prefix, name) if len(prefix) < _LINE_DEPTH else (*prefix[:-1], "…")
+            lines.setdefault(key, line)
+            pending.append((value_node, key))
+    return lines
 
 
 class _Checker:
     """Validates one config document, raising ConfigError with file, line and key."""
 
-    def __init__(self, lines: dict[KeyPath, int], path: str) -> None:
+    def __init__(self, lines: dict[KeyPath, int], path: str, warnings: list[str]) -> None:
         self.lines = lines
         self.path = path
+        self.warnings = warnings  # where `warn` puts what is suspect but usable
 
     def fail(self, key: KeyPath, message: str) -> ConfigError:
         line = next(
             (self.lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in self.lines), None
         )
         return ConfigError(f"{'.'.join(key)}: {message}", path=self.path, line=line)
+
+    def warn(self, key: KeyPath, message: str) -> None:
+        self.warnings.append(str(self.fail(key, message)))
 
     def mapping(self, key: KeyPath, value: Any) -> dict[str, Any]:
         if value == []:  # an empty table from Neovim's Lua
@@ -182,7 +337,7 @@ class _Checker:
         wanted = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted) or value <= 0:
             raise self.fail(
-                key, f"expected a positive {'whole ' if integer else ''}number, got {value!r}"
+                key, f"expected a positive {'whole ' if integer else ''}number, got {shown(value)}"
             )
         return value
 
@@ -217,6 +372,7 @@ _TOP_KEYS = (
     "cache",
     "auto_pull",
     "autostart",
+    "shell_history",
     "lsp",
 )
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
@@ -236,11 +392,11 @@ _PROFILE_KEYS = ("length", "content", "language")
 
 
 def _validate(
-    data: Any, lines: dict[KeyPath, int], path: str, base: Mapping[str, Any]
+    data: Any, lines: dict[KeyPath, int], path: str, base: Mapping[str, Any], warnings: list[str]
 ) -> dict[str, Any]:
     """Check one layer of settings; `base` holds the values of the layers below it, which
-    options, actions, cache and lsp are merged over."""
-    check = _Checker(lines, path)
+    options, actions, cache and lsp are merged over. Warnings are added to `warnings`."""
+    check = _Checker(lines, path, warnings)
     if data is None or data == []:  # Neovim's Lua sends [] for an empty table
         return {}
     if not isinstance(data, dict):
@@ -261,6 +417,7 @@ def _validate(
         "lsp": lambda v: _lsp(check, v, base.get("lsp", LspSettings())),
         "auto_pull": lambda v: check.boolean(("auto_pull",), v),
         "autostart": lambda v: check.boolean(("autostart",), v),
+        "shell_history": lambda v: check.boolean(("shell_history",), v),
     }
     # An empty `actions:` or `options:` (everything below it commented out) means none.
     optional = ("actions", "options", "cache", "lsp")
@@ -300,7 +457,7 @@ def _host_entry(check: _Checker, key: KeyPath, item: Any) -> Host:
         raise check.fail(key, "a host given as a mapping needs a 'url'")
     api = fields.get("api")
     if api is not None and api not in APIS:
-        raise check.fail((*key, "api"), f"expected one of {', '.join(APIS)}, got {api!r}")
+        raise check.fail((*key, "api"), f"expected one of {', '.join(APIS)}, got {shown(api)}")
     host = _parsed_host(check, (*key, "url"), fields["url"], api)
     api_key_env = fields.get("api_key_env")
     if api_key_env is not None:
@@ -348,21 +505,35 @@ def _keep_alive(check: _Checker, value: Any) -> str | float:
     parsed = parse_keep_alive(value)
     if parsed is None:
         raise check.fail(
-            ("keep_alive",), f"expected seconds or a duration like 30m, 1h, -1; got {value!r}"
+            ("keep_alive",), f"expected seconds or a duration like 30m, 1h, -1; got {shown(value)}"
         )
     return parsed
 
 
 def _options(check: _Checker, key: KeyPath, value: Any) -> dict[str, Any]:
+    """Model options: each value of a kind and in a range the server takes (see
+    rewrite.options); a name Ollama does not know is sent as it is, with a warning."""
     options = check.mapping(key, value)
-    for name, item in options.items():
-        scalar = isinstance(item, (str, int, float, bool))
-        if not scalar and not (isinstance(item, list) and all(isinstance(i, str) for i in item)):
-            raise check.fail(
-                (*key, str(name)),
-                f"expected a number, string or list of strings, got {_kind(item)}",
-            )
-    return options
+    return {
+        _option_name(check, key, name): _option(check, key, name, options[name]) for name in options
+    }
+
+
+def _option_name(check: _Checker, key: KeyPath, name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise check.fail((*key, str(name)), f"expected an option name, got {shown(name)}")
+    if name not in MODEL_OPTIONS:
+        close = close_option(name) if len(check.warnings) < _MAX_WARNINGS else None  # shown
+        hint = f" (did you mean '{close}'?)" if close else ""
+        check.warn((*key, name), f"not a model option Ollama knows{hint}; sent as it is")
+    return name
+
+
+def _option(check: _Checker, key: KeyPath, name: str, value: Any) -> Any:
+    try:
+        return parse_option(name, value)
+    except OptionError as exc:
+        raise check.fail((*key, name), str(exc)) from None
 
 
 def _lsp(check: _Checker, value: Any, defaults: LspSettings) -> LspSettings:
@@ -399,19 +570,12 @@ def _action(check: _Checker, key: KeyPath, name: str, spec: Any, base: Action | 
     }
     action = base or Action(name, strings.get("description", name), strings["instruction"])
     params = fields.get("params")
-    for option in fields.get("options") or ():
-        if option in LOAD_TIME_OPTIONS:
-            raise check.fail(
-                (*key, "options", option),
-                "a load-time option belongs in the top-level options: "
-                "a per-action value would reload the model",
-            )
     return action.with_overrides(
         **strings,
         profile=_profile(check, (*key, "profile"), fields["profile"], action.profile)
         if "profile" in fields
         else None,
-        options=_options(check, (*key, "options"), fields["options"])
+        options=_action_options(check, (*key, "options"), fields["options"])
         if "options" in fields
         else None,
         examples=_examples(check, (*key, "examples"), fields["examples"])
@@ -423,6 +587,18 @@ def _action(check: _Checker, key: KeyPath, name: str, spec: Any, base: Action | 
     )
 
 
+def _action_options(check: _Checker, key: KeyPath, value: Any) -> dict[str, Any]:
+    options = _options(check, key, value)
+    for name in options:
+        if name in LOAD_TIME_OPTIONS:
+            raise check.fail(
+                (*key, name),
+                "a load-time option belongs in the top-level options: "
+                "a per-action value would reload the model",
+            )
+    return options
+
+
 def _profile(check: _Checker, key: KeyPath, value: Any, base: Profile) -> Profile:
     """What a valid result of the action looks like: length, content, language."""
     fields = check.mapping(key, value)
@@ -431,7 +607,7 @@ def _profile(check: _Checker, key: KeyPath, value: Any, base: Profile) -> Profil
     for name, item in fields.items():
         if item not in allowed[name]:
             choices = ", ".join(allowed[name])
-            raise check.fail((*key, name), f"expected one of {choices}, got {item!r}")
+            raise check.fail((*key, name), f"expected one of {choices}, got {shown(item)}")
     return base.replace(**fields)
 
 
