@@ -15,11 +15,16 @@ from . import __version__
 from .cli_common import (
     EXIT_CODES_HELP,
     ExitCode,
+    OutputFailed,
+    Terminated,
     common_options,
     exit_code,
     help_formatter,
+    internal_error,
+    is_terminal,
     say,
     settings_from,
+    signals_raise,
     warn,
     write,
     write_bytes,
@@ -120,25 +125,55 @@ def _rewrite_command(argv: list[str]) -> int:
             "see rewrite --help"
         )
         return ExitCode.USAGE
-    action = "" if args.instruction is not None else args.words[0]
-    words = args.words if args.instruction is not None else args.words[1:]
-    original = _Input.from_words(words) if words else _Input.from_stdin()
-    try:
-        params = _params(args.param, args.to)
-        request = RewriteRequest(
-            original.text(), action, args.instruction, params, use_cache=not args.no_cache
-        )
-        result = _rewrite_pulling(Engine(settings_from(args), warn=warn), request)
-    except KeyboardInterrupt:
-        return _fail(ExitCode.INTERRUPTED, "interrupted", original, args.json)
-    except RewriteError as error:
-        return _fail(exit_code(error), str(error), original, args.json)
-    if args.json:
-        import json
+    received: list[bytes] = []  # stdin as it arrives, to give back if stopped mid-read
+    original: _Input | None = None
+    with signals_raise():
+        try:
+            original = _read_input(args, received)
+            result = _rewrite(args, original)
+        except (KeyboardInterrupt, Terminated, Exception) as error:
+            code, message = _failure(error)
+            given = original if original is not None else _Input(b"".join(received))
+            return _fail(code, message, given, args.json)
+        return _print(result, original, args.json)
 
-        write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-    else:
-        write(result.text + original.added_newline)
+
+def _failure(error: BaseException) -> tuple[ExitCode, str]:
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED, "interrupted"
+    if isinstance(error, Terminated):
+        return error.code, error.message
+    if isinstance(error, RewriteError):
+        return exit_code(error), str(error)
+    return ExitCode.FAILED, internal_error(error)  # the last resort: a failure of rewrite itself
+
+
+def _read_input(args: argparse.Namespace, received: list[bytes]) -> _Input:
+    words = args.words if args.instruction is not None else args.words[1:]
+    return _Input.from_words(words) if words else _Input.from_stdin(received)
+
+
+def _rewrite(args: argparse.Namespace, original: _Input) -> RewriteResult:
+    action = "" if args.instruction is not None else args.words[0]
+    params = _params(args.param, args.to)
+    request = RewriteRequest(
+        original.text(), action, args.instruction, params, use_cache=not args.no_cache
+    )
+    return _rewrite_pulling(Engine(settings_from(args), warn=warn), request)
+
+
+def _print(result: RewriteResult, original: _Input, as_json: bool) -> int:
+    try:
+        if as_json:
+            import json
+
+            write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        else:  # the rewrite as it is: the guard has refused control characters it added
+            write_bytes((result.text + original.added_newline).encode("utf-8", "surrogateescape"))
+    except OutputFailed as failed:
+        if failed.code != ExitCode.PIPE:
+            say("the output could not be written")
+        return failed.code
     return ExitCode.OK
 
 
@@ -148,7 +183,7 @@ def _rewrite_pulling(engine: Engine, request: RewriteRequest) -> RewriteResult:
     try:
         return engine.rewrite(request)
     except ModelNotFound as missing:
-        if not (missing.pullable and engine.settings.auto_pull and sys.stderr.isatty()):
+        if not (missing.pullable and engine.settings.auto_pull and is_terminal(sys.stderr)):
             raise
         from .pull_view import RESUME_HINT, pull_with_progress
 
@@ -173,12 +208,20 @@ class _Input:
         return cls(" ".join(words).encode("utf-8", "surrogateescape"), "\n")
 
     @classmethod
-    def from_stdin(cls) -> _Input:
+    def from_stdin(cls, received: list[bytes]) -> _Input:
+        """All of stdin, collected in `received` as it arrives."""
         if sys.stdin is None:
             return cls(b"")
-        if sys.stdin.isatty():
+        if is_terminal(sys.stdin):
             say("reading the text from the terminal; end it with Ctrl-D")
-        return cls(sys.stdin.buffer.read())
+        stdin = sys.stdin.buffer
+        read = getattr(stdin, "read1", stdin.read)  # read1: each piece as it arrives
+        try:
+            while part := read(65536):
+                received.append(part)
+        except OSError:
+            pass  # a closed or unreadable stdin has given what it had
+        return cls(b"".join(received))
 
     def text(self) -> str:
         try:
@@ -203,13 +246,17 @@ def _params(pairs: list[str], to: str | None) -> dict[str, str]:
 
 
 def _fail(code: ExitCode, message: str, original: _Input, as_json: bool) -> int:
+    """One line on stderr, and the input given back unchanged (as JSON with --json)."""
     say(message)
-    if as_json:
-        import json
+    try:
+        if as_json:
+            import json
 
-        write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
-    else:
-        write_bytes(original.raw + original.added_newline.encode())
+            write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
+        else:
+            write_bytes(original.raw + original.added_newline.encode())
+    except OutputFailed:
+        pass  # nowhere to give it back to; the exit code says what happened first
     return code
 
 

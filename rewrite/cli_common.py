@@ -4,7 +4,9 @@ options, one error boundary, and output that survives a closed pipe."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from enum import IntEnum
 
@@ -21,15 +23,38 @@ from .errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TextIO
 
 
 class ExitCode(IntEnum):
     OK = 0
-    FAILED = 1  # the rewrite failed on the server, or its reply was rejected
+    FAILED = 1  # the rewrite failed on the server, its reply was rejected, or rewrite itself
     USAGE = 2  # bad usage, config or input
     NO_SERVER = 3  # no server reachable, or it refused access
     NO_MODEL = 4  # the model is not available
-    INTERRUPTED = 130
+    OUTPUT = 74  # the output could not be written (a full disk, a closed stdout)
+    HANGUP = 129  # SIGHUP: the terminal went away
+    INTERRUPTED = 130  # Ctrl-C
+    PIPE = 141  # the reader of stdout went away (as SIGPIPE would end a filter)
+    TERMINATED = 143  # SIGTERM
+
+
+class OutputFailed(Exception):
+    """stdout cannot take the output; `code` says how it failed."""
+
+    def __init__(self, code: ExitCode) -> None:
+        super().__init__(code.name)
+        self.code = code
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: wind down like Ctrl-C, with the signal's exit code."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        hangup = signum == getattr(signal, "SIGHUP", None)
+        self.code = ExitCode.HANGUP if hangup else ExitCode.TERMINATED
+        self.message = "hung up" if hangup else "terminated"
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -38,7 +63,11 @@ EXIT_CODES_HELP = """exit codes:
   2    usage, config or input error
   3    no server reachable, or it refused access (401/403: set the key it names)
   4    model not available (Ollama: rewrite pull MODEL; others: the models it serves)
-  130  interrupted"""
+  74   the output could not be written (a full disk, a closed stdout)
+  129  hung up (SIGHUP); the input is printed unchanged
+  130  interrupted (Ctrl-C); the input is printed unchanged
+  141  the reader of the output went away (a closed pipe)
+  143  terminated (SIGTERM); the input is printed unchanged"""
 
 
 def help_formatter(prog: str) -> argparse.HelpFormatter:
@@ -84,7 +113,14 @@ def exit_code(error: RewriteError) -> ExitCode:
 
 
 def say(message: str) -> None:
-    print(f"rewrite: {message}", file=sys.stderr, flush=True)
+    """One line on stderr, safe for a terminal; nothing at all when stderr is closed (never
+    into stdout, where it would land ahead of the user's text)."""
+    from .terminal import one_line
+
+    if sys.stderr is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(f"rewrite: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:
@@ -92,15 +128,72 @@ def warn(message: str) -> None:
 
 
 def write(text: str) -> None:
-    write_bytes(text.encode("utf-8"))
+    """rewrite's own output (lists, reports): on a terminal, control characters that a
+    server put in it (a model's name, an error) are shown rather than obeyed."""
+    if is_terminal(sys.stdout):
+        from .terminal import visible
+
+        text = visible(text)
+    write_bytes(text.encode("utf-8", "surrogateescape"))
+
+
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether `stream` is an open terminal (a closed fd leaves it None)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # ValueError: closed
+        return False
 
 
 def write_bytes(data: bytes) -> None:
+    """Write to stdout now; OutputFailed when it cannot take it."""
+    if sys.stdout is None:
+        raise OutputFailed(ExitCode.OUTPUT)
     try:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     except BrokenPipeError:
-        pass
+        _silence_stdout()  # or Python's own flush at exit complains
+        raise OutputFailed(ExitCode.PIPE) from None
+    except (OSError, ValueError):
+        _silence_stdout()
+        raise OutputFailed(ExitCode.OUTPUT) from None
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def internal_error(error: BaseException) -> str:
+    """The one line for a failure of rewrite itself; the traceback with REWRITE_DEBUG=1."""
+    if os.environ.get("REWRITE_DEBUG"):
+        import traceback
+
+        traceback.print_exception(error)
+    return f"internal error ({type(error).__name__}: {error}); REWRITE_DEBUG=1 shows where"
+
+
+class signals_raise:
+    """While active, SIGTERM and SIGHUP raise Terminated in the main thread, so the input
+    can be given back before the process ends."""
+
+    def __enter__(self) -> signals_raise:
+        self._previous = {}
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if signum is not None:
+                self._previous[signum] = signal.signal(signum, _raise_terminated)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def command_parser(name: str, description: str) -> argparse.ArgumentParser:
@@ -112,18 +205,31 @@ def command_parser(name: str, description: str) -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(Overrides(tuple(args.host), args.model, args.config))
+    return load_settings(Overrides(tuple(args.host), args.model, args.config), warn=warn)
 
 
 def guarded(command: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """The error boundary of a command: one line and an exit code, never a traceback."""
+
     def run(argv: list[str]) -> int:
         try:
-            return command(argv)
+            with signals_raise():
+                return command(argv)
         except KeyboardInterrupt:
             say("interrupted")
             return ExitCode.INTERRUPTED
+        except Terminated as terminated:
+            say(terminated.message)
+            return terminated.code
         except RewriteError as error:
             say(str(error))
             return exit_code(error)
+        except OutputFailed as failed:
+            if failed.code != ExitCode.PIPE:
+                say("the output could not be written")
+            return failed.code
+        except Exception as error:  # the last resort: a failure of rewrite itself
+            say(internal_error(error))
+            return ExitCode.FAILED
 
     return run

@@ -61,6 +61,10 @@ auto_pull: true
 # true: any address on this machine; false: never. A remote server is never started.
 # autostart: true
 
+# The shell keeps what you typed in $XDG_STATE_HOME/rewrite/history (readable by you
+# only); false keeps it for the session alone.
+shell_history: true
+
 # The language server: the action that starts as soon as text is selected (so choosing
 # it is instant; false for none), and whether the text may appear in the editor's log.
 lsp:
@@ -113,6 +117,7 @@ def render(settings: Settings) -> str:
         "cache": settings.cache.as_dict(),
         "auto_pull": settings.auto_pull,
         "autostart": settings.autostart,
+        "shell_history": settings.shell_history,
         "lsp": settings.lsp.as_dict(),
     }
     for key, value in values.items():

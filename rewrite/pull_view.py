@@ -18,7 +18,15 @@ import os
 import sys
 import time
 
-from .cli_common import ExitCode, command_parser, guarded, say, settings_from, write
+from .cli_common import (
+    ExitCode,
+    command_parser,
+    guarded,
+    is_terminal,
+    say,
+    settings_from,
+    write,
+)
 from .pull import pull_model
 
 TYPE_CHECKING = False
@@ -79,16 +87,9 @@ def terminal_input() -> TextIO | None:
     stdin when it is the terminal; otherwise stderr itself (stdin may be the text being
     rewritten), as long as it can be read. A dumb terminal gets plain lines.
     """
-    if not _is_tty(sys.stderr) or os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+    if not is_terminal(sys.stderr) or os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
         return None
-    return next((s for s in (sys.stdin, sys.stderr) if _is_tty(s) and _readable(s)), None)
-
-
-def _is_tty(stream: TextIO | None) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (OSError, ValueError):  # ValueError: closed
-        return False
+    return next((s for s in (sys.stdin, sys.stderr) if is_terminal(s) and _readable(s)), None)
 
 
 def _readable(stream: TextIO) -> bool:

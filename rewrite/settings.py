@@ -102,6 +102,7 @@ class Settings(Record):
         "max_input_chars",
         "model",
         "options",
+        "shell_history",
         "sources",
         "timeout",
     )
@@ -122,6 +123,7 @@ class Settings(Record):
         autostart: bool | None = None,
         lsp: LspSettings | None = None,
         deadline: float = DEFAULT_DEADLINE,
+        shell_history: bool = True,
     ) -> None:
         self.hosts = hosts or (parse_host(DEFAULT_HOST),)
         self.model = model
@@ -134,6 +136,7 @@ class Settings(Record):
         self.sources: Mapping[str, str] = sources or {}
         self.cache = cache or CacheSettings()
         self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
+        self.shell_history = shell_history  # the shell remembers inputs across sessions
         self.autostart = autostart  # None: start `ollama serve` for the local default host only
         self.lsp = lsp or LspSettings()
         self.deadline = deadline

@@ -22,10 +22,19 @@ from prompt_toolkit.keys import Keys
 
 from . import paths
 from .aio import stream_async
-from .cli_common import ExitCode, command_parser, guarded, say, settings_from
+from .cli_common import (
+    ExitCode,
+    command_parser,
+    guarded,
+    internal_error,
+    is_terminal,
+    say,
+    settings_from,
+)
 from .engine import Engine
 from .errors import Cancelled, RewriteError
 from .results import RewriteRequest, RewriteResult
+from .terminal import visible
 from .warm import KeepWarm
 
 if TYPE_CHECKING:
@@ -83,7 +92,8 @@ class ShellState:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """`text` for HTML markup, its control characters shown rather than obeyed."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ----------------------------------------------------------------------- key bindings
@@ -121,7 +131,7 @@ def create_session(
         key_bindings=bindings,
         completer=SlashCompleter(state),
         complete_while_typing=True,
-        history=_history(),
+        history=_history(state.settings.shell_history),
         bottom_toolbar=state.toolbar,
         refresh_interval=0.5,
         input=input,
@@ -130,10 +140,16 @@ def create_session(
     )
 
 
-def _history() -> FileHistory | InMemoryHistory:
+def _history(on_disk: bool) -> FileHistory | InMemoryHistory:
+    """Inputs are remembered across sessions in a file only its owner can read."""
+    if not on_disk:
+        return InMemoryHistory()
     try:
         os.makedirs(paths.state_dir(), mode=0o700, exist_ok=True)
-        return FileHistory(os.path.join(paths.state_dir(), "history"))
+        path = os.path.join(paths.state_dir(), "history")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        os.chmod(path, 0o600)
+        return FileHistory(path)
     except OSError:
         return InMemoryHistory()
 
@@ -153,10 +169,13 @@ async def run_shell(state: ShellState, session: PromptSession[str]) -> None:
             continue  # Ctrl-C at the prompt clears the line, nothing more
         except EOFError:
             break
-        if text.startswith("/"):
-            await dispatch(state, text)
-        elif text.strip():
-            await rewrite(state, session, text)
+        try:
+            if text.startswith("/"):
+                await dispatch(state, text)
+            elif text.strip():
+                await rewrite(state, session, text)
+        except Exception as error:  # a failure of rewrite itself must not end the session
+            state.error(internal_error(error))
     if state.keeper is not None:
         state.keeper.stop()
 
@@ -188,7 +207,7 @@ async def rewrite(
 
 async def _print_stream(state: ShellState, stream: Any) -> None:
     async for piece in stream:
-        state.out.write(piece)
+        state.out.write(visible(piece))
         state.out.flush()
     state.out.write("\n")
     state.out.flush()
@@ -226,7 +245,7 @@ def shell_command(argv: list[str]) -> int:
     parser = command_parser("shell", "Rewrite text interactively; /help lists the commands.")
     parser.add_argument("--action", default="fix", help="the action to start with (default fix)")
     args: argparse.Namespace = parser.parse_args(argv)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):
         say("rewrite shell needs a terminal; in pipes and scripts use the filter: rewrite ACTION")
         return ExitCode.USAGE
     settings = settings_from(args)

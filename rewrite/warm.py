@@ -13,7 +13,7 @@ import re
 import threading
 import time
 
-from .errors import RewriteError, UsageError
+from .errors import UsageError
 from .hosts import OLLAMA
 from .record import Record
 
@@ -124,7 +124,7 @@ class KeepWarm:
         while not self._stop.is_set():
             try:
                 result = warm_up(self.engine, self.model)
-            except RewriteError as error:
+            except Exception as error:  # a thread's failure would otherwise print a traceback
                 self._set_state(f"error: {error}")
                 pause = RETRY_SECONDS if interval is None else min(interval, RETRY_SECONDS)
             else:

@@ -233,7 +233,17 @@ def test_a_stall_past_the_timeout_exits_1(
     assert_failed_cleanly(run, 1, original, mentions="timeout")
 
 
-def test_ctrl_c_exits_130_and_closes_the_stream(standin: StandIn) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "says"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGHUP, 129, "hung up"),
+    ],
+)
+def test_a_signal_mid_stream_gives_the_input_back_and_closes_the_stream(
+    standin: StandIn, signum: int, code: int, says: str
+) -> None:
     standin.reply = "one two three four five six seven eight nine ten"
     standin.token_delay = 0.3
     env = {**os.environ, "OLLAMA_HOST": standin.url}
@@ -248,11 +258,11 @@ def test_ctrl_c_exits_130_and_closes_the_stream(standin: StandIn) -> None:
     process.stdin.write(b"one two three\n")
     process.stdin.close()
     assert standin.wait_for(lambda: any(r.chunks_sent > 0 for r in standin.chat_requests()), 10)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 130
+    process.send_signal(signum)
+    assert process.wait(timeout=10) == code
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = process.stdout.read(), process.stderr.read()
-    assert b"Traceback" not in stderr
+    assert stderr.decode() == f"rewrite: {says}\n"
     assert stdout == b"one two three\n"
     assert standin.wait_for(lambda: standin.chat_requests()[-1].disconnected, 10)
     assert not standin.chat_requests()[-1].completed

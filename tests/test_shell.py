@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -20,12 +21,14 @@ from prompt_toolkit.output import DummyOutput
 from rewrite.config import Overrides, load_settings
 from rewrite.shell import ShellState, create_session, run_shell
 from rewrite.shell_commands import SlashCompleter
-from tests.conftest import _command
+from tests.conftest import _command, write_config
 from tests.standin import ModelSpec, StandIn
 
 ENTER = "\r"
 CTRL_C = "\x03"
 CTRL_D = "\x04"
+CTRL_U = "\x15"
+UP = "\x1b[A"
 
 
 def rewrites(standin: StandIn) -> list[Any]:
@@ -234,6 +237,22 @@ def test_history_is_kept_between_sessions(standin: StandIn, isolated_home: Path)
     drive(standin, script)
     history = isolated_home / "state" / "rewrite" / "history"
     assert "remember me" in history.read_text()
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+
+def test_history_can_stay_off_the_disk(standin: StandIn, isolated_home: Path) -> None:
+    write_config(isolated_home, "shell_history: false\n")
+    standin.reply = "Forget me."
+
+    async def script(pipe: Any, state: ShellState) -> None:
+        pipe.send_text("forget me" + ENTER)
+        await until(lambda: state.last_result is not None)
+        pipe.send_text(UP)  # the session's own history still works
+        await until(lambda: "forget me" in state.session.default_buffer.text)
+        pipe.send_text(CTRL_U)
+
+    drive(standin, script)
+    assert not (isolated_home / "state" / "rewrite" / "history").exists()
 
 
 def test_without_a_terminal_it_says_so(standin: StandIn) -> None:
