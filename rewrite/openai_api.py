@@ -75,10 +75,10 @@ class EventStream(ChatStream):
                 raise self._failed("ended the reply without [DONE]")
 
     def _chunk(self, event: str, data: str) -> dict[str, Any]:
-        import json
+        from .wire import loads
 
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             raise self._failed(f"sent an event that is not JSON: {data[:80]!r}") from None
         if event == "error" or not isinstance(chunk, dict) or _is_error(chunk):

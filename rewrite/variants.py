@@ -111,7 +111,7 @@ class JsonText:
     def text(self) -> str | None:
         try:
             value = json.loads(self._raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         found = value.get("text") if isinstance(value, dict) else None
         return found if isinstance(found, str) else None

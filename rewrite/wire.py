@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -35,6 +36,7 @@ _MAX_LINE = 1 << 20  # bytes: one NDJSON line or event line; a reply is far shor
 _MAX_HEADER_LINE = 8192
 _MAX_HEADERS = 100
 _MAX_BODY = 16 << 20  # bytes: a plain JSON answer (listings, errors) or one chunk
+_MORE_THAN_ACCEPTED = f"more than the {_MAX_BODY >> 20} MB rewrite accepts"
 
 
 class Response:
@@ -82,7 +84,7 @@ class Response:
     def json(self) -> Any:
         body = self.read_all()
         try:
-            return json.loads(body)
+            return loads(body)
         except ValueError:
             raise self._error(f"sent a reply that is not JSON: {body[:80]!r}") from None
 
@@ -139,7 +141,7 @@ class Response:
 
     def _parse_line(self, line: bytes) -> dict[str, Any]:
         try:
-            value = json.loads(line)
+            value = loads(line)
         except ValueError:
             raise self._error(f"sent a malformed line: {line[:80]!r}") from None
         if not isinstance(value, dict):
@@ -159,8 +161,10 @@ class Response:
                 f"{self.host} did not answer like an Ollama server", host=self.host.url
             )
         headers: dict[str, str] = {}
-        while line := self._readline(_MAX_HEADER_LINE).strip():
-            if len(headers) >= _MAX_HEADERS:
+        for count in range(_MAX_HEADERS + 1):
+            if not (line := self._readline(_MAX_HEADER_LINE).strip()):
+                break
+            if count == _MAX_HEADERS:
                 raise self._error(f"sent more than {_MAX_HEADERS} header lines")
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
@@ -196,7 +200,7 @@ class Response:
             except ValueError:
                 raise self._error("sent a broken chunked body") from None
             if not 0 <= size <= _MAX_BODY:
-                raise self._error(f"sent a chunk of {size:,} bytes")
+                raise self._error(f"sent a chunk of {size:,} bytes, {_MORE_THAN_ACCEPTED}")
             if size == 0:
                 while self._readline().strip():  # trailers
                     pass
@@ -206,8 +210,10 @@ class Response:
             yield data
 
     def _length(self, text: str) -> int:
-        if not text.strip().isdigit() or int(text) > _MAX_BODY:
-            raise self._error(f"announced a body of {text[:20]!r} bytes")
+        if not re.fullmatch(r"[0-9]{1,20}", text.strip()):
+            raise self._error(f"sent a Content-Length that is not a number: {text[:20]!r}")
+        if int(text) > _MAX_BODY:
+            raise self._error(f"announced a body of {int(text):,} bytes, {_MORE_THAN_ACCEPTED}")
         return int(text)
 
     def _read_exactly(self, size: int) -> bytes:
@@ -321,13 +327,21 @@ def _connect(host: Host, timeout: float) -> socket.socket:
     return sock
 
 
+def loads(data: bytes | str) -> Any:
+    """json.loads, where nesting too deep for Python's stack is a ValueError like the rest."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def error_message(response: Response) -> str:
     """What an error body says: Ollama's `{"error": "..."}`, OpenAI's
     `{"error": {"message": "..."}}`, FastAPI's `{"detail": ...}`, or the body itself."""
     body = response.read_all()
     text = body.decode("utf-8", "replace").strip()
     try:
-        value = json.loads(body)
+        value = loads(body)
     except ValueError:
         return text or f"HTTP {response.status}"
     return message_in(value) or text

@@ -19,6 +19,7 @@ In a test::
     ollama.reply = lambda body: body["messages"][-1]["content"].upper()
     ollama.fault("status", status=503)              # the next /api/chat answers 503
     ollama.fault("stall", after_chunks=1)           # the next stream goes silent after one line
+    ollama.fault("raw", raw=lambda: [b"HTTP/1.1 200 OK\r\n", b"X: y\r\n" * 10**6])  # verbatim
     ollama.wait_for(lambda: ollama.chat_requests()[-1].disconnected)   # the client hung up
 
 Without a reply it echoes the last user message (or the prompt). When that text opens with a

@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 FAULT_KINDS = frozenset(
     {"status", "error_midstream", "error_event", "truncate", "malformed", "stall"}
-    | {"stall_headers", "die"}
+    | {"stall_headers", "die", "raw"}
 )
 Batches = Generator[list[Any], None, None]  # items to write together, batch after batch
 
@@ -46,6 +46,7 @@ class Fault:
     times: int
     seconds: float
     retry_after: int | None = None
+    raw: Callable[[], Iterable[bytes]] | None = None  # the whole response, written verbatim
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(401, self.dialect.unauthorized)
             return
         self.fault = self.standin._take_fault(route_of(self.path))
-        if self.fault is not None and self.fault.kind in ("status", "stall_headers"):
+        if self.fault is not None and self.fault.kind in ("status", "stall_headers", "raw"):
             fault, self.fault = self.fault, None
             self._early_fault(fault)
             return
@@ -220,6 +221,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _early_fault(self, fault: Fault) -> None:
         if fault.kind == "stall_headers":
             self.pause(fault.seconds)
+            raise Abort
+        if fault.raw is not None:  # until it ends or the client hangs up
+            for data in fault.raw():
+                self._send(data)
             raise Abort
         status = fault.status or 500
         model = self.log.body.get("model", "") if isinstance(self.log.body, dict) else ""

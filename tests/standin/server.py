@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,8 +176,12 @@ class StandIn:
         times: int = 1,
         seconds: float = 30.0,
         retry_after: int | None = None,
+        raw: Callable[[], Iterable[bytes]] | None = None,
     ) -> None:
-        """Misbehave on the next `times` requests to `path` (-1: until clear_faults())."""
+        """Misbehave on the next `times` requests to `path` (-1: until clear_faults()).
+
+        "raw" writes what `raw()` yields as the whole response, status line and all, verbatim
+        (an endless generator writes until the client hangs up)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; choose from {sorted(FAULT_KINDS)}")
         if after_chunks < 0 or times == 0:
@@ -186,7 +190,9 @@ class StandIn:
             raise ValueError("error_event is a server-sent event: only /v1/ paths have them")
         if retry_after is not None and kind != "status":
             raise ValueError("retry_after goes with a status fault")
-        planned = Fault(kind, status, message, after_chunks, path, times, seconds, retry_after)
+        if (raw is None) == (kind == "raw"):
+            raise ValueError("raw goes with a raw fault, and a raw fault needs it")
+        planned = Fault(kind, status, message, after_chunks, path, times, seconds, retry_after, raw)
         with self._cond:
             self._faults.append(planned)
 
