@@ -16,7 +16,7 @@ from lsprotocol import types
 from rewrite.actions import Action
 from rewrite.record import Record
 
-from .positions import is_cursor, paragraph_span, range_to_span, span_to_range
+from .positions import Points, is_cursor, paragraph_span, range_to_span, span_to_range
 
 COMMAND = "rewrite-lsp.rewrite"
 KIND = "refactor.rewrite"
@@ -60,12 +60,15 @@ def find_target(
     return Target(uri, version, start, end, text, paragraph)
 
 
+def target_points(target: Target, source: str, encoding: str) -> Points:
+    """The target's range in LSP positions, as the commands carry it."""
+    return span_to_range(source, target.start, target.end, encoding)
+
+
 def code_actions(
-    target: Target, source: str, actions: Mapping[str, Action], encoding: str
+    target: Target, points: Points, actions: Mapping[str, Action]
 ) -> list[types.CodeAction]:
-    (start_line, start_char), (end_line, end_char) = span_to_range(
-        source, target.start, target.end, encoding
-    )
+    (start_line, start_char), (end_line, end_char) = points
     arguments: dict[str, Any] = {
         "uri": target.uri,
         "version": target.version,

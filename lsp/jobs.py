@@ -1,9 +1,12 @@
 """Rewrites running in the background of the language server, and their cancellation.
 
 `workspace/executeCommand` returns at once; the rewrite runs as an asyncio task and its
-result arrives as `workspace/applyEdit`. A task is cancelled (which closes the HTTP stream,
-so Ollama stops generating) by a newer rewrite of the same range, `didClose`, a progress
-cancel, `$/cancelRequest` for its command, or its deadline.
+result arrives as `workspace/applyEdit` (`delivery.py`). The rewrite's range follows the
+document's edits (`documents.py`): typing elsewhere moves it, a change over it drops the
+rewrite at once. A task is cancelled (which closes the HTTP stream, so Ollama stops
+generating) by a newer rewrite of the same range, a change over its text, `didClose`, a
+progress cancel, `$/cancelRequest` for its command, or its deadline; never once its edit is
+on its way. Every job ends with one log line: `rewrite ACTION [REQUEST ID]: OUTCOME`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -24,134 +28,188 @@ from rewrite.record import Record
 from rewrite.results import RewriteRequest
 
 from .codeactions import Target, text_hash
-from .positions import newline_of, range_to_span
+from .delivery import CHANGED_DURING, deliver
+from .positions import Points, newline_of
 
 if TYPE_CHECKING:
+    from .documents import Document, Span
     from .server import RewriteServer
 
 log = logging.getLogger(__name__)
 DEADLINE_SECONDS = 120.0
 
 
-class Job(Record):
-    """One executeCommand: what to rewrite, checked against the document before and after."""
+class Command(Record):
+    """One executeCommand's argument, as the code action made it."""
 
-    __slots__ = ("action", "end", "hash", "start", "uri", "version")
+    __slots__ = ("action", "hash", "points", "uri", "version")
 
     def __init__(
-        self, uri: str, version: int | None, start: int, end: int, action: str, hash: str
+        self, uri: str, version: int | None, points: Points, action: str, hash: str
     ) -> None:
         self.uri = uri
         self.version = version
-        self.start = start
-        self.end = end
+        self.points = points
         self.action = action
         self.hash = hash
 
 
-def parse_job(server: RewriteServer, arguments: tuple[Any, ...]) -> Job:
-    """The command's one argument, as the code action made it; ValueError when it is not."""
+def parse_command(arguments: tuple[Any, ...]) -> Command:
+    """The command's one argument; ValueError when it is not what a code action carries."""
     if len(arguments) != 1 or not isinstance(arguments[0], dict):
         raise ValueError("expected one object argument")
     given = arguments[0]
     try:
         uri, action, digest = str(given["uri"]), str(given["action"]), str(given["hash"])
         version = given.get("version")
-        start = given["range"]["start"]
-        end = given["range"]["end"]
-        points = ((start["line"], start["character"]), (end["line"], end["character"]))
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"missing {error}") from None
-    source = server.workspace.get_text_document(uri).source
-    span = range_to_span(source, points[0], points[1], server.encoding)
-    return Job(uri, version if isinstance(version, int) else None, *span, action, digest)
+        start, end = given["range"]["start"], given["range"]["end"]
+        points = (
+            (int(start["line"]), int(start["character"])),
+            (int(end["line"]), int(end["character"])),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"missing or wrong {error}") from None
+    return Command(uri, version if isinstance(version, int) else None, points, action, digest)
+
+
+class Job:
+    """One rewrite in flight: its text, the span that follows the document's edits, its task."""
+
+    __slots__ = (
+        "action",
+        "document",
+        "hash",
+        "outcome",
+        "request",
+        "sending",
+        "span",
+        "task",
+        "text",
+    )
+
+    def __init__(self, command: Command, request: Any, document: Document, span: Span) -> None:
+        self.action = command.action
+        self.hash = command.hash
+        self.request = request  # the executeCommand's id
+        self.document = document
+        self.span = span
+        self.text = document.text[span.start : span.end]
+        self.outcome = "cancelled"
+        self.sending = False  # the edit is on its way: the answer decides, not a cancel
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.document.uri
 
 
 class Jobs:
     def __init__(self, server: RewriteServer) -> None:
         self.server = server
-        self.running: dict[tuple[str, int, int], asyncio.Task[None]] = {}
-        self.by_request: dict[Any, asyncio.Task[None]] = {}
+        self.live: set[Job] = set()
+        self.by_request: dict[Any, Job] = {}
         self.prefetches: dict[str, tuple[tuple[Any, ...], asyncio.Task[None]]] = {}
 
     # ------------------------------------------------------------------ rewrites
 
-    def start(self, job: Job, request_id: Any) -> None:
-        key = (job.uri, job.start, job.end)
-        if (older := self.running.get(key)) is not None:
-            older.cancel()
-        task = asyncio.get_running_loop().create_task(self._run(job))
-        self.running[key] = task
-        self.by_request[request_id] = task
-        task.add_done_callback(lambda done: self._forget(key, request_id, done))
+    def start(self, command: Command, request: Any) -> None:
+        """Start the command's rewrite, or say why not (one message)."""
+        document = self.server.documents.get(command.uri)
+        if document is None:
+            message = f"rewrite: {command.uri} is not open in the editor; nothing changed."
+            self.refuse(command.action, request, message, "the document is not open")
+            return
+        bounds = document.locate(command.version, command.points, self.server.encoding)
+        if bounds is None or text_hash(document.text[bounds[0] : bounds[1]]) != command.hash:
+            message = "The document changed since the action was offered; try again."
+            self.refuse(command.action, request, message, "the text changed since the offer")
+            return
+        for older in [j for j in self.live if j.document is document and j.span.bounds == bounds]:
+            self.stop(older, "cancelled: a newer rewrite of the same text")
+        job = Job(command, request, document, document.track(*bounds))
+        job.task = asyncio.get_running_loop().create_task(self._run(job))
+        self.live.add(job)
+        self.by_request[request] = job
+        job.task.add_done_callback(lambda _: self._forget(job))
 
-    def _forget(self, key: tuple[str, int, int], request_id: Any, task: asyncio.Task[None]) -> None:
-        if self.running.get(key) is task:
-            del self.running[key]
-        self.by_request.pop(request_id, None)
+    def refuse(self, action: str, request: Any, message: str, reason: str) -> None:
+        """A command that starts no rewrite: one message, and its log line."""
+        self.server.tell(message)
+        self.server.log(f"rewrite {action} [{request}]: not started: {reason}")
 
-    def cancel_request(self, request_id: Any) -> None:
-        if (task := self.by_request.get(request_id)) is not None:
-            task.cancel()
+    def _forget(self, job: Job) -> None:
+        self.live.discard(job)
+        if self.by_request.get(job.request) is job:
+            del self.by_request[job.request]
+        job.document.untrack(job.span)
+        self.server.log(f"rewrite {job.action} [{job.request}]: {job.outcome}")
+
+    def stop(self, job: Job, outcome: str) -> None:
+        """Cancel a job (closing its HTTP stream), unless its edit is already on its way."""
+        if job.sending or job.task is None or job.task.done():
+            return
+        job.outcome = outcome
+        job.task.cancel()
+
+    def cancel_request(self, request: Any) -> None:
+        if (job := self.by_request.get(request)) is not None:
+            self.stop(job, "cancelled by the editor ($/cancelRequest)")
+
+    def text_changed(self, document: Document) -> None:
+        """A change touched the text of some rewrites: they can no longer be applied."""
+        for job in [j for j in self.live if j.document is document and j.span.lost]:
+            if not job.sending:
+                self.server.tell(CHANGED_DURING)
+                self.stop(job, "not applied: the text changed")
 
     def cancel_document(self, uri: str) -> None:
-        for (owner, _, _), task in list(self.running.items()):
-            if owner == uri:
-                task.cancel()
+        for job in [j for j in self.live if j.uri == uri]:
+            self.stop(job, "cancelled: the document was closed")
         if (prefetch := self.prefetches.pop(uri, None)) is not None:
             prefetch[1].cancel()
 
     def cancel_all(self) -> None:
-        for task in [*self.running.values(), *(t for _, t in self.prefetches.values())]:
+        for job in list(self.live):
+            self.stop(job, "cancelled: the server is shutting down")
+        for _, task in self.prefetches.values():
             task.cancel()
 
     async def _run(self, job: Job) -> None:
         progress = Progress(self.server, job.action) if self.server.supports_progress else None
         try:
             if progress is not None:
-                await progress.begin(asyncio.current_task())
+                await progress.begin(lambda: self.stop(job, "cancelled in the editor (progress)"))
             await asyncio.wait_for(self._rewrite(job), DEADLINE_SECONDS)
         except asyncio.TimeoutError:
+            job.outcome = "timed out"
             self.server.tell(
                 f"The rewrite took longer than {DEADLINE_SECONDS:.0f} s; nothing changed."
             )
         except asyncio.CancelledError:
             log.info("rewrite of %s cancelled", job.uri)
         except RewriteError as error:
+            job.outcome = f"failed: {error}"
             self.server.tell(f"Rewrite failed, the text is unchanged: {error}")
         except Exception as error:  # e.g. the editor answered applyEdit with an error
             log.exception("rewrite of %s failed", job.uri)
+            job.outcome = f"failed: {error!r}"
             self.server.tell(f"Rewrite failed, the text is unchanged: {error!r}")
         finally:
             if progress is not None:
                 progress.end()
 
     async def _rewrite(self, job: Job) -> None:
-        selected = self._current_text(job)
-        if selected is None:
-            self.server.tell("The document changed since the action was offered; try again.")
-            return
         self._adopt_prefetch(job)
-        source = self.server.workspace.get_text_document(job.uri).source
-        newline = newline_of(source)
-        prose = split_prose(to_lf(selected))
+        newline = newline_of(job.document.text)
+        prose = split_prose(to_lf(job.text))
         request = RewriteRequest(prose.text, job.action)
         result = await rewrite_async(self.server.engine, request)
         replacement = join_prose(prose, result.text).replace("\n", newline)
-        self.server.log_rewrite(job.action, selected, replacement, result.timings.wall_ms)
-        if self._current_text(job) != selected:
-            self.server.tell("The document changed during the rewrite; nothing was replaced.")
+        self.server.log_rewrite(job.action, job.text, replacement, result.timings.wall_ms)
+        if replacement == job.text:
+            job.outcome = "unchanged: the rewrite is the text itself"
             return
-        if replacement != selected:
-            await self.server.apply(job, source, replacement)
-
-    def _current_text(self, job: Job) -> str | None:
-        """The job's text if the document still has the version and text it was offered for."""
-        document = self.server.workspace.get_text_document(job.uri)
-        if job.version is not None and document.version != job.version:
-            return None
-        text = document.source[job.start : job.end]
-        return text if text_hash(text) == job.hash else None
+        job.outcome = await deliver(self.server, job, replacement)
 
     # ------------------------------------------------------------------ prefetch
 
@@ -179,10 +237,10 @@ class Jobs:
             await rewrite_async(self.server.engine, request)
 
     def _adopt_prefetch(self, job: Job) -> None:
-        """A prefetch of this very rewrite now belongs to the job: a new selection must not
-        cancel it (the job waits for its result through the engine's single flight)."""
+        """A prefetch of this very rewrite (same text, same action) now belongs to the job: a
+        new selection must not cancel it (the job waits for it through the single flight)."""
         current = self.prefetches.get(job.uri)
-        if current is not None and current[0][1:] == (job.start, job.end, job.action, job.hash):
+        if current is not None and current[0][3:] == (job.action, job.hash):
             del self.prefetches[job.uri]
 
 
@@ -195,7 +253,7 @@ class Progress:
         self.token = f"rewrite-{uuid.uuid4()}"
         self.begun = False
 
-    async def begin(self, task: asyncio.Task[Any] | None) -> None:
+    async def begin(self, on_cancel: Callable[[], None]) -> None:
         progress = self.server.work_done_progress
         # Shielded: cancelling while awaiting a client reply crashes pygls 2.1.1 (issue 621).
         await asyncio.shield(progress.create_async(self.token))
@@ -203,8 +261,8 @@ class Progress:
         progress.begin(self.token, types.WorkDoneProgressBegin(title=title, cancellable=True))
         self.begun = True
         cancel = progress.tokens.get(self.token)
-        if cancel is not None and task is not None:
-            cancel.add_done_callback(lambda future: task.cancel() if future.cancelled() else None)
+        if cancel is not None:
+            cancel.add_done_callback(lambda future: on_cancel() if future.cancelled() else None)
 
     def end(self) -> None:
         progress = self.server.work_done_progress

@@ -25,6 +25,7 @@ ENCODINGS = (UTF8, UTF16, UTF32)
 _BREAK = re.compile(r"\r\n|\r|\n")
 
 Position = tuple[int, int]
+Points = tuple[Position, Position]  # an LSP range: start and end
 
 
 def split_lines(text: str) -> list[str]:

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from lsprotocol import types
@@ -25,10 +25,12 @@ from rewrite.engine import Engine
 from rewrite.errors import ConfigError
 from rewrite.warm import KeepWarm
 
-from .codeactions import COMMAND, KIND, code_actions, find_target
-from .jobs import Job, Jobs, parse_job
+from .codeactions import COMMAND, KIND, code_actions, find_target, target_points
+from .documents import Documents
+from .jobs import Jobs, parse_command
 
 log = logging.getLogger(__name__)
+Handled = Generator[tuple[Any, tuple[Any, ...], None], Any, None]
 
 
 class RewriteProtocol(LanguageServerProtocol):
@@ -36,6 +38,26 @@ class RewriteProtocol(LanguageServerProtocol):
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         _prefer_utf8(params.capabilities)
         return (yield from super().lsp_initialize(params))
+
+    # The documents live in the server's own store (documents.py). pygls's workspace would
+    # read a URI the client never opened from disk, and splits lines on more characters than
+    # LSP does; these replace its handlers, which only fill that workspace.
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Handled:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Handled:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Handled:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, params: Any) -> Handled:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None
 
     def _execute_handler(
         self,
@@ -79,6 +101,7 @@ class RewriteServer(LanguageServer):
         self.settings = Settings()
         self.engine = Engine(self.settings)
         self.keeper: KeepWarm | None = None
+        self.documents = Documents()
         self.jobs = Jobs(self)
         self.layers: dict[str, Any] = {}
 
@@ -100,8 +123,9 @@ class RewriteServer(LanguageServer):
     def configure(self, name: str, data: Any) -> None:
         """Merge `data` (the config file's keys) over the file; keep the old settings on error."""
         layers = {**self.layers, name: data}
+        warnings: list[str] = []
         try:
-            settings = load_settings(layers=list(layers.items()))
+            settings = load_settings(layers=list(layers.items()), warn=warnings.append)
         except ConfigError as error:
             self.tell(f"rewrite settings not applied: {error}", types.MessageType.Error)
             return
@@ -110,6 +134,8 @@ class RewriteServer(LanguageServer):
             self.layers = layers
             return  # Neovim repeats its settings after initialize: nothing to restart
         self.layers, self.settings = layers, settings
+        for warning in warnings:
+            self.tell(f"rewrite settings: {warning}", types.MessageType.Warning)
         self.engine.close()
         self.engine = Engine(settings, warn=self._from_any_thread(self._warn))
         self.keep_warm()
@@ -146,23 +172,6 @@ class RewriteServer(LanguageServer):
         detail = f": {before!r} -> {after!r}" if self.settings.lsp.log_text else ""
         self.log(f"rewrite {action} in {wall_ms:.1f} ms{detail}")
 
-    async def apply(self, job: Job, source: str, replacement: str) -> None:
-        from .positions import span_to_range
-
-        (sl, sc), (el, ec) = span_to_range(source, job.start, job.end, self.encoding)
-        edit = types.TextEdit(
-            types.Range(types.Position(sl, sc), types.Position(el, ec)), replacement
-        )
-        document = types.OptionalVersionedTextDocumentIdentifier(job.uri, job.version)
-        change = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(document, [edit])])
-        # Shielded for the same pygls 2.1.1 bug as progress creation: never cancel mid-reply.
-        answer = await asyncio.shield(
-            self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(change, label="Rewrite"))
-        )
-        if not answer.applied:
-            reason = f": {answer.failure_reason}" if answer.failure_reason else ""
-            self.tell(f"The editor did not apply the rewrite{reason}.")
-
 
 def create_server() -> RewriteServer:
     """A server with its handlers registered (one per process: it owns stdin and stdout)."""
@@ -184,31 +193,55 @@ def create_server() -> RewriteServer:
         only = params.context.only
         if only is not None and not any(k == KIND or KIND.startswith(f"{k}.") for k in only):
             return None
-        document = ls.workspace.get_text_document(params.text_document.uri)
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            ls.log(f"no rewrite actions for {params.text_document.uri}: it is not open (didOpen)")
+            return None
         target = find_target(
-            document.uri, document.version, document.source, params.range, ls.encoding
+            document.uri, document.version, document.text, params.range, ls.encoding
         )
         if target is None:
             return None
+        points = target_points(target, document.text, ls.encoding)
+        document.offer(document.version, points, target.start, target.end)
         prefetch = ls.settings.lsp.prefetch
         if prefetch is not None and prefetch in ls.settings.actions and not target.paragraph:
             ls.jobs.prefetch(target, prefetch)
-        return code_actions(target, document.source, ls.settings.actions, ls.encoding)
+        return code_actions(target, points, ls.settings.actions)
 
     @server.command(COMMAND)
     def execute(ls: RewriteServer, *arguments: Any) -> None:
+        request = ls.protocol.msg_id
         try:
-            job = parse_job(ls, arguments)
+            command = parse_command(arguments)
         except ValueError as error:
-            ls.tell(f"rewrite: bad command arguments ({error})")
+            message = f"rewrite: bad command arguments ({error})"
+            ls.jobs.refuse("?", request, message, "bad arguments")
             return
-        if job.action not in ls.settings.actions:
-            ls.tell(f"rewrite: unknown action '{job.action}'")
+        if command.action not in ls.settings.actions:
+            message = f"rewrite: unknown action '{command.action}'"
+            ls.jobs.refuse(command.action, request, message, "unknown action")
             return
-        ls.jobs.start(job, ls.protocol.msg_id)
+        ls.jobs.start(command, request)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: RewriteServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.jobs.cancel_document(item.uri)  # opened again without a close: start afresh
+        ls.documents.open(item.uri, item.text, item.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: RewriteServer, params: types.DidChangeTextDocumentParams) -> None:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            ls.log(f"didChange ignored: {params.text_document.uri} is not open")
+            return
+        if document.change(params.text_document.version, params.content_changes, ls.encoding):
+            ls.jobs.text_changed(document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: RewriteServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.close(params.text_document.uri)
         ls.jobs.cancel_document(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -172,7 +172,7 @@ async def test_a_stale_version_is_not_applied(standin: StandIn, running: list[Ed
     running.append(editor)
     editor.open(URI, "their going\n")
     offered = await actions(editor, URI, selection((0, 0), (0, 11)))
-    editor.replace_all(URI, "their going!\n")
+    editor.replace_all(URI, "there going\n")  # over the offered text (elsewhere: moved)
     await run(editor, fix_of(offered))
     await until(lambda: editor.client.messages)
     assert "changed" in editor.client.messages[-1].message
