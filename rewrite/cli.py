@@ -27,7 +27,7 @@ from .cli_common import (
     signals_raise,
     warn,
     write,
-    write_bytes,
+    write_text,
 )
 from .engine import Engine, RewriteRequest
 from .errors import InputError, ModelNotFound, RewriteError, UsageError
@@ -168,8 +168,8 @@ def _print(result: RewriteResult, original: _Input, as_json: bool) -> int:
             import json
 
             write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        else:  # the rewrite as it is: the guard has refused control characters it added
-            write_bytes((result.text + original.added_newline).encode("utf-8", "surrogateescape"))
+        else:  # the guard has refused control characters the model added
+            write_text((result.text + original.added_newline).encode("utf-8", "surrogateescape"))
     except OutputFailed as failed:
         if failed.code != ExitCode.PIPE:
             say("the output could not be written")
@@ -254,7 +254,7 @@ def _fail(code: ExitCode, message: str, original: _Input, as_json: bool) -> int:
 
             write(json.dumps({"error": message, "exit_code": int(code)}) + "\n")
         else:
-            write_bytes(original.raw + original.added_newline.encode())
+            write_text(original.raw + original.added_newline.encode())
     except OutputFailed:
         pass  # nowhere to give it back to; the exit code says what happened first
     return code

@@ -137,6 +137,17 @@ def write(text: str) -> None:
     write_bytes(text.encode("utf-8", "surrogateescape"))
 
 
+def write_text(data: bytes) -> None:
+    """A rewrite or the input given back: byte for byte into a pipe or a file; on a
+    terminal, its control characters shown rather than obeyed."""
+    if is_terminal(sys.stdout):
+        from .terminal import visible
+
+        shown = visible(data.decode("utf-8", "surrogateescape"))
+        data = shown.encode("utf-8", "surrogateescape")
+    write_bytes(data)
+
+
 def is_terminal(stream: TextIO | None) -> bool:
     """Whether `stream` is an open terminal (a closed fd leaves it None)."""
     try:

@@ -142,3 +142,66 @@ def test_a_bug_of_rewrite_itself_gives_the_input_back(standin: StandIn, tmp_path
     env["REWRITE_DEBUG"] = "1"
     debug = subprocess.run([*_command(), "fix"], input=TEXT, capture_output=True, env=env)
     assert debug.returncode == 1 and b"Traceback" in debug.stderr and b"broken" in debug.stderr
+
+
+def read_terminal(master: int) -> bytes:
+    """All a process wrote to the terminal whose master end is `master`, until it closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the last writer closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+ESCAPES = b"\x1b]52;c;aGk=\x07\x1b[2J"
+
+
+def test_on_a_terminal_escapes_are_shown_not_obeyed(standin: StandIn) -> None:
+    """The user's own escapes may stay in a rewrite (the guard allows what the input held),
+    but a terminal gets them as symbols; a pipe still gets the rewrite byte for byte."""
+    import pty
+
+    standin.reply = "Their text " + ESCAPES.decode() + " stays."
+    text = b"their text " + ESCAPES + b" stays\n"
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [*_command(), "fix", "--no-cache"],
+        stdin=subprocess.PIPE,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=environment(standin),
+    ) as process:
+        os.close(slave)
+        assert process.stdin is not None
+        process.stdin.write(text)
+        process.stdin.close()
+        shown = read_terminal(master)
+        assert process.wait(20) == 0
+    os.close(master)
+    assert b"\x1b" not in shown and b"\x07" not in shown
+    assert "Their text ␛]52;c;aGk=␇␛[2J stays.".encode() in shown
+    piped = subprocess.run(
+        [*_command(), "fix", "--no-cache"],
+        input=text,
+        capture_output=True,
+        env=environment(standin),
+        timeout=20,
+    )
+    assert (piped.returncode, piped.stdout) == (0, b"Their text " + ESCAPES + b" stays.\n")
+
+
+def test_an_error_body_with_escapes_is_one_safe_line(standin: StandIn) -> None:
+    page = "<html>\n<body>\n\x1b[2J<h1>502 Bad Gateway</h1>\n" + "x" * 2000 + "\n</body>\n"
+    standin.fault("status", status=502, message=page)
+    done = subprocess.run(
+        [*_command(), "fix"], input=TEXT, capture_output=True, env=environment(standin), timeout=20
+    )
+    assert (done.returncode, done.stdout) == (1, TEXT)
+    line = done.stderr.decode()
+    assert line.count("\n") == 1 and "\x1b" not in line and len(line) <= 320, line
+    assert "502" in line

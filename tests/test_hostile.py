@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +178,92 @@ def test_a_lying_openai_compatible_server_gets_the_input_back_and_one_line(
     assert (run.code, run.stdout) == (1, TEXT.encode()), run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
     assert says in run.stderr.lower(), run.stderr
+
+
+# The other endpoints, and the other doors: each lie is a server error, never a traceback.
+
+
+def json_answer(value: object) -> Callable[[], list[bytes]]:
+    return lambda: response(json.dumps(value).encode() + b"\n", "application/json")
+
+
+# (path that lies, its answer, the command, words the one line holds)
+ENDPOINT_LIES = [
+    ("/api/show", json_answer([]), ["fix"], "answered /api/show with []"),
+    ("/api/show", json_answer({"capabilities": 5}), ["fix"], "answered /api/show with"),
+    ("/api/tags", json_answer({"models": 3}), ["fix"], "answered /api/tags with"),
+    ("/api/show", json_answer({"capabilities": 5}), ["warm"], "answered /api/show with"),
+    (
+        "/api/pull",
+        lambda: response(b'{"status": 5}\n{"total": "x"}\n'),
+        ["pull", "qwen2.5:1.5b"],
+        "malformed progress line",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "command", "says"),
+    ENDPOINT_LIES,
+    ids=[f"{lie[2][0]} {lie[0]} {i}" for i, lie in enumerate(ENDPOINT_LIES)],
+)
+def test_every_endpoint_that_lies_is_a_server_error(
+    standin: StandIn,
+    run_cli: RunCli,
+    path: str,
+    raw: Callable[[], Iterable[bytes]],
+    command: list[str],
+    says: str,
+) -> None:
+    standin.fault("raw", raw=raw, path=path, times=-1)
+    run = run_cli(*command, input=TEXT.encode())
+    assert run.code == 1, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert says in run.stderr
+    if command == ["fix"]:
+        assert run.stdout == TEXT.encode()
+
+
+def test_the_shell_survives_a_lying_server_and_shows_escapes_as_symbols(
+    standin: StandIn,
+) -> None:
+    from tests.test_shell import ENTER, ShellState, drive, until
+
+    lone_surrogate = response(b'{"message": {"content": "They\\ud800re"}, "done": false}\n')
+    standin.queue_replies("They're going.\x1b]52;c;aGk=\x07\x1b[2J", GOOD)
+
+    async def script(pipe: Any, state: ShellState) -> None:
+        await until(lambda: state.keeper is not None and state.keeper.state == "warm")
+        standin.fault("raw", raw=lambda: lone_surrogate)
+        pipe.send_text("their going" + ENTER)
+        await until(lambda: "not valid Unicode" in state.out.getvalue())  # type: ignore[attr-defined]
+        pipe.send_text("their going!" + ENTER)
+        await until(lambda: "control characters" in state.out.getvalue())  # type: ignore[attr-defined]
+        pipe.send_text("their going to the store tomorow" + ENTER)
+        await until(lambda: state.last_result is not None and state.last_result.text == GOOD)
+
+    _, printed = drive(standin, script)
+    assert "\x1b]52" not in printed and "\x1b[2J" not in printed
+    assert "They're going.␛]52;c;aGk=␇␛[2J" in printed  # streamed, shown, then refused
+    assert printed.count("not valid Unicode") == 1
+    assert printed.endswith(GOOD + "\n")
+
+
+def test_the_keep_warm_thread_outlives_a_lying_server(standin: StandIn) -> None:
+    from rewrite.config import Overrides, load_settings
+    from rewrite.engine import Engine
+    from rewrite.warm import KeepWarm
+
+    standin.fault("raw", raw=json_answer([]), path="/api/chat", times=-1)
+    told = threading.Event()
+    engine = Engine(load_settings(Overrides(hosts=(standin.url,))))
+    keeper = KeepWarm(engine, on_change=lambda state: told.set()).start()
+    try:
+        assert told.wait(20)
+        assert keeper.state.startswith("error: the server at"), keeper.state
+        assert keeper._thread.is_alive()  # waiting to try again, not dead
+    finally:
+        keeper.stop()
+        engine.close()
+    keeper._thread.join(5)
+    assert not keeper._thread.is_alive()
