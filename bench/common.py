@@ -21,6 +21,14 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return parsed
 
 
+def rss_kib(pid: int) -> int:
+    """A process's resident memory (Linux), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     info = Path("/proc/cpuinfo")

@@ -28,20 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from lsprotocol import types  # noqa: E402
 
-from bench.common import machine, publish  # noqa: E402
+from bench.common import machine, publish, rss_kib  # noqa: E402
 from bench.common import parser as bench_parser  # noqa: E402
 from tests.lsp_client import SERVER_COMMAND, make_client  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
 URI = "file:///bench/notes.md"
 ENGINE_MS = re.compile(r"rewrite fix in ([\d.]+) ms")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class Session:

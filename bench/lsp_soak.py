@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import machine  # noqa: E402
+from bench.common import machine, rss_kib  # noqa: E402
 from tests.standin import StandIn, echo_text  # noqa: E402
 
 SERVER = [sys.executable, "-m", "rewrite_lsp"]
@@ -89,13 +89,6 @@ def span_range(text: str, start: int, end: int) -> dict[str, Any]:
 
 def range_span(text: str, where: dict[str, Any]) -> tuple[int, int]:
     return index_of(text, where["start"]), index_of(text, where["end"])
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class Doc:
