@@ -34,6 +34,7 @@ from .settings import (  # re-exported: the settings are read as rewrite.config.
     CacheSettings,
     LspSettings,
     Overrides,
+    RoutingSettings,
     Settings,
 )
 
@@ -374,9 +375,11 @@ _TOP_KEYS = (
     "autostart",
     "shell_history",
     "lsp",
+    "routing",
 )
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
-_HOST_KEYS = ("url", "api", "api_key_env", "headers")
+_HOST_KEYS = ("url", "api", "api_key_env", "headers", "weight", "models")
+_ROUTING_KEYS = ("hedge", "hedge_after_ms", "warm")
 _LSP_KEYS = ("prefetch", "log_text")
 _ACTION_KEYS = (
     "description",
@@ -418,9 +421,10 @@ def _validate(
         "auto_pull": lambda v: check.boolean(("auto_pull",), v),
         "autostart": lambda v: check.boolean(("autostart",), v),
         "shell_history": lambda v: check.boolean(("shell_history",), v),
+        "routing": lambda v: _routing(check, v, base.get("routing", RoutingSettings())),
     }
     # An empty `actions:` or `options:` (everything below it commented out) means none.
-    optional = ("actions", "options", "cache", "lsp")
+    optional = ("actions", "options", "cache", "lsp", "routing")
     present = {k: v for k, v in data.items() if v is not None or k not in optional}
     return {key: readers[key](value) for key, value in present.items()}
 
@@ -436,6 +440,19 @@ def _cache(check: _Checker, value: Any, defaults: CacheSettings) -> CacheSetting
         max_entries=int(check.number(("cache", "max_entries"), entries, integer=True)),
         deterministic_only=check.boolean(("cache", "deterministic_only"), deterministic),
     )
+
+
+def _routing(check: _Checker, value: Any, defaults: RoutingSettings) -> RoutingSettings:
+    fields = check.mapping(("routing",), value)
+    check.known_keys(("routing",), fields, _ROUTING_KEYS)
+    hedge = check.boolean(("routing", "hedge"), fields.get("hedge", defaults.hedge))
+    after = fields.get("hedge_after_ms", defaults.hedge_after_ms)
+    if after is not None:
+        after = float(check.number(("routing", "hedge_after_ms"), after))
+    warm = fields.get("warm", defaults.warm)
+    if warm != "all":
+        warm = int(check.number(("routing", "warm"), warm, integer=True))
+    return RoutingSettings(hedge=hedge, hedge_after_ms=after, warm=warm)
 
 
 def _config_hosts(check: _Checker, value: Any) -> tuple[Host, ...]:
@@ -476,7 +493,11 @@ def _host_entry(check: _Checker, key: KeyPath, item: Any) -> Host:
         (str(name), check.string((*key, "headers", str(name)), template))
         for name, template in headers.items()
     )
-    return host.replace(api_key_env=api_key_env, headers=pairs)
+    weight = float(check.number((*key, "weight"), fields.get("weight", 1)))
+    models = fields.get("models") or []
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise check.fail((*key, "models"), f"expected a list of model names, got {_kind(models)}")
+    return host.replace(api_key_env=api_key_env, headers=pairs, weight=weight, models=tuple(models))
 
 
 def _parsed_host(check: _Checker, key: KeyPath, value: Any, api: str | None) -> Host:

@@ -18,14 +18,26 @@ STARTER = """\
 # rewrite's config file (YAML). Every key is optional; the values below are the defaults.
 # `rewrite config` shows the settings in effect and where each one came from.
 
-# Servers, tried in order (OLLAMA_HOST and --host take precedence). A URL ending in /v1 is
-# an OpenAI-compatible server (llama.cpp, vLLM, LM Studio, LiteLLM). A host may also be a
-# mapping, for an API key or a proxy's headers; secrets stay in environment variables:
+# Servers (OLLAMA_HOST and --host take precedence). Several share the requests and stand
+# in for each other (see routing below). A URL ending in /v1 is an OpenAI-compatible server
+# (llama.cpp, vLLM, LM Studio, LiteLLM). A host may also be a mapping, for its share of the
+# requests, the models it serves, an API key or a proxy's headers; secrets stay in
+# environment variables:
 #   - url: https://gpu-box.example:8443/v1
 #     api: openai                       # or ollama; default: from the URL
 #     api_key_env: GPU_BOX_KEY          # the NAME of a variable holding a bearer token
 #     headers: {X-Team: "${TEAM_TOKEN}"}
+#     weight: 2                         # twice the requests of a host of weight 1
+#     models: [qwen2.5:1.5b]            # only these models are sent to it
 hosts: [http://127.0.0.1:11434]
+
+# With several hosts: hedge asks a second host when the first is slow to start answering
+# (after hedge_after_ms, or null: its recent p95 time to first token, at least 250 ms);
+# warm-up goes to every host that serves the model (all) or to the N best.
+routing:
+  hedge: false
+  hedge_after_ms: null
+  warm: all
 
 # The model: 1.5B-3B instruct models are the practical floor for rewriting.
 model: qwen2.5:1.5b
@@ -119,6 +131,7 @@ def render(settings: Settings) -> str:
         "autostart": settings.autostart,
         "shell_history": settings.shell_history,
         "lsp": settings.lsp.as_dict(),
+        "routing": settings.routing.as_dict(),
     }
     for key, value in values.items():
         lines.append(f"{key}: {_flow(value)}  # {settings.source(key)}")

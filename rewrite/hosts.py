@@ -32,7 +32,18 @@ _SCHEME_WORD = re.compile(r"(Bearer|Basic|Token|Bot) ")
 class Host(Record):
     """One server: where to connect, which API it speaks, and how to authenticate."""
 
-    __slots__ = ("api", "api_key_env", "credentials", "headers", "host", "path", "port", "scheme")
+    __slots__ = (
+        "api",
+        "api_key_env",
+        "credentials",
+        "headers",
+        "host",
+        "models",
+        "path",
+        "port",
+        "scheme",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -44,6 +55,8 @@ class Host(Record):
         api_key_env: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
         credentials: tuple[str, str] | None = None,
+        weight: float = 1.0,
+        models: tuple[str, ...] = (),
     ) -> None:
         self.scheme = scheme
         self.host = host
@@ -53,6 +66,8 @@ class Host(Record):
         self.api_key_env = api_key_env  # the NAME of a variable holding a bearer token
         self.headers = headers  # (name, template); templates may hold ${VARIABLE}
         self.credentials = credentials  # (user, password) from user:pass@ in the URL
+        self.weight = weight  # its share of the requests, against the other hosts' weights
+        self.models = models  # the only models sent to it; empty: any
 
     @property
     def url(self) -> str:
@@ -96,7 +111,15 @@ class Host(Record):
             shown["headers"] = {name: masked(template) for name, template in self.headers}
         if self.credentials:
             shown["basic_auth_user"] = self.credentials[0]
+        if self.weight != 1:
+            shown["weight"] = self.weight
+        if self.models:
+            shown["models"] = list(self.models)
         return shown
+
+    def serves(self, model: str) -> bool:
+        """Whether requests for `model` may go here (the host's `models`, when it has any)."""
+        return not self.models or model.lower() in (m.lower() for m in self.models)
 
     def request_headers(self) -> dict[str, str]:
         """The headers every request carries, with the environment read now. A header whose

@@ -76,6 +76,19 @@ class CacheSettings(Record):
         self.deterministic_only = deterministic_only
 
 
+class RoutingSettings(Record):
+    """`routing:` in the config file: how requests are spread over several hosts."""
+
+    __slots__ = ("hedge", "hedge_after_ms", "warm")
+
+    def __init__(
+        self, hedge: bool = False, hedge_after_ms: float | None = None, warm: str | int = "all"
+    ) -> None:
+        self.hedge = hedge  # ask a second host when the first is slow to its first token
+        self.hedge_after_ms = hedge_after_ms  # None: the host's recent p95, at least 250 ms
+        self.warm = warm  # the hosts warm-up goes to: "all" that serve the model, or the N best
+
+
 class LspSettings(Record):
     """`lsp:` in the config file: the language server's own settings."""
 
@@ -102,6 +115,7 @@ class Settings(Record):
         "max_input_chars",
         "model",
         "options",
+        "routing",
         "shell_history",
         "sources",
         "timeout",
@@ -124,6 +138,7 @@ class Settings(Record):
         lsp: LspSettings | None = None,
         deadline: float = DEFAULT_DEADLINE,
         shell_history: bool = True,
+        routing: RoutingSettings | None = None,
     ) -> None:
         self.hosts = hosts or (parse_host(DEFAULT_HOST),)
         self.model = model
@@ -137,6 +152,7 @@ class Settings(Record):
         self.cache = cache or CacheSettings()
         self.auto_pull = auto_pull  # pull a missing model when a person is watching stderr
         self.shell_history = shell_history  # the shell remembers inputs across sessions
+        self.routing = routing or RoutingSettings()
         self.autostart = autostart  # None: start `ollama serve` for the local default host only
         self.lsp = lsp or LspSettings()
         self.deadline = deadline

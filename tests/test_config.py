@@ -253,3 +253,38 @@ def test_a_bad_profile_names_the_key(isolated_home: Path) -> None:
     assert f"{path}:4" in str(raised.value) and "expected one of kept, reworded, free" in str(
         raised.value
     )
+
+
+def test_hosts_take_a_weight_and_models_and_routing_its_own_keys(isolated_home: Path) -> None:
+    write_config(
+        isolated_home,
+        "hosts:\n"
+        "  - http://a:11434\n"
+        "  - {url: http://b:11434, weight: 2.5, models: [qwen2.5:1.5b]}\n"
+        "routing: {hedge: true, hedge_after_ms: 300, warm: 1}\n",
+    )
+    settings = load_settings()
+    first, second = settings.hosts
+    assert (first.weight, first.models) == (1.0, ())
+    assert (second.weight, second.models) == (2.5, ("qwen2.5:1.5b",))
+    assert settings.routing.as_dict() == {"hedge": True, "hedge_after_ms": 300.0, "warm": 1}
+    assert load_settings(Overrides(config=None)).routing.warm == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("hosts: [{url: http://a, weight: 0}]", "hosts.weight: expected a positive number"),
+        ("hosts: [{url: http://a, weight: heavy}]", "hosts.weight: expected a positive number"),
+        ("hosts: [{url: http://a, models: qwen}]", "hosts.models: expected a list of model"),
+        ("routing: {hedge: sometimes}", "routing.hedge: expected true or false"),
+        ("routing: {warm: some}", "routing.warm: expected a positive whole number"),
+        ("routing: {hedge_after_ms: -5}", "routing.hedge_after_ms: expected a positive number"),
+        ("routing: {hedges: true}", "routing.hedges"),
+    ],
+)
+def test_bad_routing_settings_are_config_errors(isolated_home: Path, text: str, says: str) -> None:
+    path = write_config(isolated_home, text + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(f"{path}:1: {says}")
