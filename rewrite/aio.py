@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from .engine import Engine, RewriteRequest, RewriteResult, RewriteStream
+from .engine import Engine, RewriteRequest, RewriteResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from .engine import AnyStream
 
 
 class _Done:
@@ -28,7 +30,7 @@ class _Done:
 class AsyncRewriteStream:
     """`async for piece in stream` for the cleaned text; `result` once it is done."""
 
-    def __init__(self, stream: RewriteStream) -> None:
+    def __init__(self, stream: AnyStream) -> None:
         self._stream = stream
 
     @property
@@ -80,6 +82,7 @@ async def rewrite_async(engine: Engine, request: RewriteRequest) -> RewriteResul
     """The whole rewrite from a pooled worker thread: one hand-over instead of one per piece.
     Cancelling the awaiting task closes the HTTP stream, which ends the worker's wait."""
     stream = engine.stream(request)
+    stream.restartable = True  # nothing is shown before the end: a failure may start over
     try:
         return await asyncio.get_running_loop().run_in_executor(None, _drain, stream)
     except asyncio.CancelledError:
@@ -87,7 +90,7 @@ async def rewrite_async(engine: Engine, request: RewriteRequest) -> RewriteResul
         raise
 
 
-def _drain(stream: RewriteStream) -> RewriteResult:
+def _drain(stream: AnyStream) -> RewriteResult:
     for _ in stream:
         pass
     assert stream.result is not None

@@ -82,10 +82,13 @@ class Backend:
 
     api = ""
 
-    def __init__(self, host: Host, *, timeout: float, memo: Cache | None = None) -> None:
+    def __init__(
+        self, host: Host, *, timeout: float, memo: Cache | None = None, retry_busy: bool = True
+    ) -> None:
         self.host = host
         self.timeout = timeout
         self.memo = memo
+        self.retry_busy = retry_busy  # False: a busy answer fails at once (another host waits)
 
     def chat(
         self, chat: Chat, *, patient: bool = False, deadline: float | None = None
@@ -134,7 +137,7 @@ class Backend:
             )
             try:
                 wait = wire.retry_after(response.headers, DEFAULT_RETRY_WAIT)
-                busy = attempt == 1 and response.status in RETRY_STATUSES
+                busy = self.retry_busy and attempt == 1 and response.status in RETRY_STATUSES
                 if busy and wait <= LONGEST_RETRY_WAIT:
                     response.close()
                     time.sleep(wait)
@@ -184,13 +187,15 @@ def access_denied(host: Host, status: int, message: str) -> AccessDenied:
     )
 
 
-def connect(host: Host, *, timeout: float, memo: Cache | None = None) -> Backend:
+def connect(
+    host: Host, *, timeout: float, memo: Cache | None = None, retry_busy: bool = True
+) -> Backend:
     """The backend for the API `host` speaks."""
     if host.api == OLLAMA:
-        return Ollama(host, timeout=timeout, memo=memo)
+        return Ollama(host, timeout=timeout, memo=memo, retry_busy=retry_busy)
     from .openai_api import OpenAI
 
-    return OpenAI(host, timeout=timeout, memo=memo)
+    return OpenAI(host, timeout=timeout, memo=memo, retry_busy=retry_busy)
 
 
 class OllamaStream(ChatStream):

@@ -74,15 +74,24 @@ def warm_command(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     from .engine import Engine
-    from .warm import warm_up
+    from .warm import warm_hosts, warm_up
 
     settings = settings_from(args)
-    result = warm_up(Engine(settings, warn=warn), args.model)
-    kept = (
-        f"kept loaded for {settings.keep_alive} after each request"
-        if result.api == OLLAMA
-        else "the server keeps it loaded"
-    )
-    took = f"{result.wall_ms / 1000:.2f} s"
-    write(f"{result.model} is ready on {result.host} after {took} ({kept})\n")
+    engine = Engine(settings, warn=warn)
+    if len(settings.hosts) == 1:
+        ready = [warm_up(engine, args.model)]
+    else:  # every host that serves the model, at once
+        ready, failed = warm_hosts(engine, args.model)
+        for host, error in failed:
+            warn(f"not warmed on {host}: {error}")
+        if not ready:
+            raise engine.router.telling(args.model or settings.model, [e for _, e in failed])
+    for result in ready:
+        kept = (
+            f"kept loaded for {settings.keep_alive} after each request"
+            if result.api == OLLAMA
+            else "the server keeps it loaded"
+        )
+        took = f"{result.wall_ms / 1000:.2f} s"
+        write(f"{result.model} is ready on {result.host} after {took} ({kept})\n")
     return ExitCode.OK

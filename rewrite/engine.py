@@ -18,7 +18,14 @@ import time
 from . import paths
 from .actions import PROMPT_VERSION, Action, Message, build_messages, custom_action
 from .cache import Cache
-from .errors import Cancelled, InputError, RejectedReply, ServerError, UsageError
+from .errors import (
+    Cancelled,
+    InputError,
+    RejectedReply,
+    ServerError,
+    TooLongForContext,
+    UsageError,
+)
 from .frame import Frame, split_frame
 from .record import Record
 from .results import RewriteRequest, RewriteResult, Timings
@@ -26,11 +33,16 @@ from .results import RewriteRequest, RewriteResult, Timings
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
-    from typing import Any
+    from typing import Any, TypeAlias
 
-    from .backend import Backend, ChatStream
+    from .backend import Backend, Chat
     from .config import Settings
+    from .hosts import Host
+    from .longtext import PartsStream
+    from .pool import Attempt, Opening, Router
     from .variants import JsonText
+
+    AnyStream: TypeAlias = "RewriteStream | PartsStream"
 
 __all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timings"]
 
@@ -73,9 +85,23 @@ class Engine:
             paths.cache_dir(), max_entries=settings.cache.max_entries, warn=self.warn
         )
         self._flights = _Flights()
+        self._router: Router | None = None
+        self._router_lock = threading.Lock()
 
     def close(self) -> None:
         self.cache.close()
+        if self._router is not None:
+            self._router.book.close()
+
+    @property
+    def router(self) -> Router:
+        """Where requests go (made on the first request that needs a server)."""
+        with self._router_lock:
+            if self._router is None:
+                from .pool import make_router
+
+                self._router = make_router(self.settings, self.cache, self.warn)
+            return self._router
 
     def action(self, request: RewriteRequest) -> Action:
         if request.instruction is not None:
@@ -90,14 +116,24 @@ class Engine:
 
     def rewrite(self, request: RewriteRequest) -> RewriteResult:
         stream = self.stream(request)
+        stream.restartable = True  # nothing is shown before the end: a failure may start over
         for _ in stream:
             pass
         assert stream.result is not None
         return stream.result
 
-    def stream(self, request: RewriteRequest) -> RewriteStream:
-        """Validate the request (raising at once for bad input) and return a stream to iterate."""
-        return RewriteStream(self, self._plan(request))
+    def stream(self, request: RewriteRequest) -> AnyStream:
+        """Validate the request (raising at once for bad input) and return a stream to iterate.
+        A text too long for one request is rewritten paragraph by paragraph (`longtext`)."""
+        try:
+            return RewriteStream(self, self._plan(request))
+        except TooLongForContext:
+            from .longtext import PartsStream, split_for_requests
+
+            parts = split_for_requests(request.text)
+            if parts is None:
+                raise
+            return PartsStream(self, request, parts)
 
     def _plan(self, request: RewriteRequest) -> _Plan:
         action = self.action(request)
@@ -138,7 +174,7 @@ class Engine:
         text = estimate_tokens(body)
         room = context - prompt
         if room < text + 16:
-            raise InputError(
+            raise TooLongForContext(
                 f"the text is too long for the model's context: about {prompt + text:,} tokens "
                 f"with the prompt and the reply, num_ctx is {context:,}; raise options.num_ctx "
                 "in the config or rewrite less text at once"
@@ -176,18 +212,10 @@ class Engine:
                 return info.digest
         return ""
 
-    def _open(self, plan: _Plan, deadline: float) -> tuple[Backend, ChatStream]:
+    def _chat(self, plan: _Plan) -> Chat:
         from .backend import Chat
-        from .routing import route
 
-        chat = Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive, plan.format)
-        return route(
-            self.settings,
-            plan.model,
-            self.cache,
-            lambda server: server.chat(chat, deadline=deadline),
-            warn=self.warn,
-        )
+        return Chat(plan.model, plan.messages, plan.options, self.settings.keep_alive, plan.format)
 
 
 _RUNAWAY = "the reply ran on far past any rewrite of this text, and was cut off"
@@ -240,8 +268,9 @@ class RewriteStream:
     def __init__(self, engine: Engine, plan: _Plan) -> None:
         self._engine = engine
         self._plan = plan
-        self._chat: ChatStream | None = None
+        self._opening: Opening | None = None  # the HTTP streams this rewrite has open
         self._cancelled = False
+        self.restartable = False  # a failure after text arrived may start over on another host
         self.result: RewriteResult | None = None
         self.raw_reply: str | None = None  # the model's reply before the clean-up
         self.pieces = 0  # how many pieces of text the server streamed
@@ -252,8 +281,8 @@ class RewriteStream:
         self._cancelled = True
         if self._leading is not None:
             self._engine._flights.leave(*self._leading)
-        if self._chat is not None:
-            self._chat.close()
+        if self._opening is not None:
+            self._opening.close()
 
     def __iter__(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -300,23 +329,47 @@ class RewriteStream:
                 raise flight.error
 
     def _generate(self, started: float) -> Generator[str, None, str]:
-        """Ask the model, yielding cleaned pieces; return the guarded text."""
+        """Ask the model, yielding cleaned pieces; return the guarded text. A host that fails
+        before its first token is left for the next; after it, only a restartable stream
+        (nothing shown yet) starts over elsewhere."""
+        from .pool import Opening, may_try_elsewhere
+
+        plan, engine = self._plan, self._engine
+        deadline = time.monotonic() + engine.settings.deadline
+        chat, router = engine._chat(plan), engine.router
+        self._opening = opening = Opening()
+        if self._cancelled:
+            opening.close()
+        tried: list[Host] = []
+        while True:
+            attempt = router.open(chat, deadline, opening, tried)
+            try:
+                text = yield from self._read(attempt, started)
+            except BaseException as error:
+                attempt.failed(error)
+                if self._cancelled:
+                    raise Cancelled("the rewrite was cancelled") from None
+                left = len({h.url for h in engine.settings.hosts} - {h.url for h in tried})
+                again = self.restartable and may_try_elsewhere(error) and left > 0
+                if not (again and time.monotonic() < deadline):
+                    raise
+                continue
+            attempt.succeeded(plan.model)
+            return text
+
+    def _read(self, attempt: Attempt, started: float) -> Generator[str, None, str]:
+        """Clean and guard one host's reply as it streams."""
         from .fidelity import longest_reply
         from .text import StreamCleaner
 
-        plan = self._plan
-        deadline = time.monotonic() + self._engine.settings.deadline
-        server, self._chat = self._engine._open(plan, deadline)
-        if self._cancelled:
-            self._chat.close()
-            raise Cancelled("the rewrite was cancelled")
+        plan, server = self._plan, attempt.server
         cleaner = StreamCleaner(plan.frame.body, translating=plan.action.translating)
         structured = _structured(plan)
         longest, length = longest_reply(plan.frame.body, plan.action.profile), 0
         reply: list[str] = []
         first_token: float | None = None
         try:
-            for piece in self._chat:
+            for piece in attempt.rest():
                 first_token = first_token or time.perf_counter()
                 _check_unicode(piece, server)
                 reply.append(piece)
@@ -329,18 +382,14 @@ class RewriteStream:
                     yield cleaned
             if rest := cleaner.finish():
                 yield rest
-        except ServerError:
-            if self._cancelled:
-                raise Cancelled("the rewrite was cancelled") from None
-            raise
         finally:
-            self._chat.close()
+            attempt.close()
         if self._cancelled:
             raise Cancelled("the rewrite was cancelled")
         self.raw_reply = "".join(reply)
         answer = structured.text() if structured else None
         text = self._guarded(self.raw_reply if answer is None else answer)
-        timings = (self._chat.stats or Timings()).replace(
+        timings = (attempt.stream.stats or Timings()).replace(
             first_token_ms=round((first_token - started) * 1000, 3) if first_token else None
         )
         self._finish(text, server.host.url, timings, started, cached=False)

@@ -4,6 +4,7 @@
     ├── UsageError               the caller asked for something that cannot be done
     │   ├── ConfigError          a bad config file or setting (names file, line, key)
     │   └── InputError           unusable input: invalid UTF-8, too long, too large for the context
+    │       └── TooLongForContext    more than one request can hold (a long text is split)
     ├── ServerError              the rewrite failed on the server: HTTP error, error line
     │   │                        mid-stream, malformed or truncated reply, a stall
     │   └── RejectedReply        the model answered, but the guard would not let it replace the text
@@ -40,6 +41,10 @@ class ConfigError(UsageError):
 
 class InputError(UsageError):
     """The input text cannot be sent to the model."""
+
+
+class TooLongForContext(InputError):
+    """The text does not fit the model's context with its prompt and reply."""
 
 
 class ServerError(RewriteError):

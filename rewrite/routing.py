@@ -45,8 +45,8 @@ def route(
             server.forget(model)
             missing.append(error)
     if missing:
-        raise _missing(model, missing)
-    started = _start_local_server(settings, warn)
+        raise missing_model(model, missing)
+    started = start_local_server(settings, warn)
     if started is not None:
         server = connect(started, timeout=settings.timeout, memo=memo)
         return server, call(server)
@@ -54,7 +54,7 @@ def route(
     raise HostUnreachable(unreachable_message(unreachable), hosts=hosts)
 
 
-def _missing(model: str, errors: list[ModelNotFound]) -> ModelNotFound:
+def missing_model(model: str, errors: list[ModelNotFound]) -> ModelNotFound:
     if len(errors) == 1:
         return errors[0]
     if all(error.pullable for error in errors):
@@ -71,7 +71,7 @@ def may_autostart(host: Host, setting: bool | None) -> bool:
     return setting is True or host.is_local_default
 
 
-def _start_local_server(settings: Settings, warn: Callable[[str], None] | None) -> Host | None:
+def start_local_server(settings: Settings, warn: Callable[[str], None] | None) -> Host | None:
     candidates = [h for h in settings.hosts if may_autostart(h, settings.autostart)]
     if not candidates:
         return None

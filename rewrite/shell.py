@@ -32,7 +32,7 @@ from .cli_common import (
     settings_from,
 )
 from .engine import Engine
-from .errors import Cancelled, RewriteError
+from .errors import Cancelled, HostUnreachable, RejectedReply, RewriteError, ServerError
 from .results import RewriteRequest, RewriteResult
 from .terminal import visible
 from .warm import KeepWarm
@@ -200,9 +200,16 @@ async def rewrite(
             state.show("<ansiyellow>cancelled</ansiyellow>")
         except (RewriteError, Cancelled) as error:
             state.out.write("\n")
-            state.error(str(error))
+            state.error(str(error) + _again_hint(error))
         else:
             state.last_result = stream.result
+
+
+def _again_hint(error: BaseException) -> str:
+    """A server's failure may pass (another host, a restart); the guard's verdict will not."""
+    if isinstance(error, HostUnreachable | ServerError) and not isinstance(error, RejectedReply):
+        return " (/again tries again)"
+    return ""
 
 
 async def _print_stream(state: ShellState, stream: Any) -> None:

@@ -78,7 +78,7 @@ class Loaded(Record):
 class HostFacts(Record):
     """What one host told us; `error` says why the rest is missing."""
 
-    __slots__ = ("api", "error", "loaded", "models", "reachable", "url", "version")
+    __slots__ = ("api", "error", "loaded", "models", "reachable", "routing", "url", "version")
 
     def __init__(
         self,
@@ -89,8 +89,10 @@ class HostFacts(Record):
         models: tuple[Available, ...] = (),
         loaded: tuple[Loaded, ...] = (),
         api: str = OLLAMA,
+        routing: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = url
+        self.routing = routing  # with several hosts: its state in the shared record
         self.api = api
         self.reachable = reachable
         self.error = error
@@ -349,10 +351,65 @@ def render_text(
             if facts.api == OLLAMA:
                 loaded = [_loaded_text(m, now) for m in facts.loaded] or ["none"]
                 lines += [f"  loaded     {item}" for item in loaded]
+        lines += _routing_lines(facts.routing)
         lines.append(judgement.verdict)
         lines += [f"warning: {warning}" for warning in judgement.warnings]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
+
+
+def _routing_lines(routing: Mapping[str, Any] | None) -> list[str]:
+    if routing is None:
+        return []
+    if routing["state"] == "up":
+        state = "up"
+    else:
+        until = datetime.fromtimestamp(routing["down_until"]).strftime("%H:%M:%S")
+        failures = routing["failures"]
+        state = f"down until {until} ({failures} failure{'s' if failures != 1 else ''} in a row)"
+        state += f": {' '.join(routing['last_error'].split())[:200]}"
+    p50 = routing["first_token_p50_ms"]
+    first = f"{p50:.0f} ms (median of {routing['first_tokens']})" if p50 is not None else "none yet"
+    return [
+        f"  state      {state}",
+        f"  in flight  {routing['in_flight']} (weight {routing['weight']:g})",
+        f"  first token {first}",
+    ]
+
+
+def routing_facts(hosts: Sequence[Host], found: list[HostFacts]) -> list[HostFacts]:
+    """With several hosts: tell the shared record what was found, and add what it knows."""
+    from . import paths
+    from .hostbook import HostBook
+
+    book = HostBook(paths.cache_dir())
+    try:
+        for host, facts in zip(hosts, found, strict=True):
+            if not facts.reachable:
+                book.failed(host.url, facts.error or "unreachable")
+            elif facts.error is None:
+                book.recovered(host.url)
+                if host.api == OLLAMA:
+                    book.has_loaded(host.url, [model.name for model in facts.loaded])
+        views = book.views([host.url for host in hosts])
+    finally:
+        book.close()
+    now = time.time()
+    return [
+        facts.replace(
+            routing={
+                "state": "down" if views[host.url].is_down(now) else "up",
+                "down_until": views[host.url].down_until,
+                "failures": views[host.url].failures,
+                "last_error": views[host.url].last_error,
+                "in_flight": views[host.url].in_flight,
+                "weight": host.weight,
+                "first_token_p50_ms": views[host.url].first_token_ms(0.5),
+                "first_tokens": len(views[host.url].first_tokens),
+            }
+        )
+        for host, facts in zip(hosts, found, strict=True)
+    ]
 
 
 def _speaks(facts: HostFacts) -> str:
@@ -425,6 +482,8 @@ def status_command(argv: list[str]) -> int:
     num_ctx = _count(settings.options.get("num_ctx"))
     timeout = probe_timeout(settings.timeout)
     found = gather_all(settings.hosts, timeout)
+    if len(settings.hosts) > 1:
+        found = routing_facts(settings.hosts, found)
     now = time.time()
     judged = [(facts, judge(facts, settings.model, num_ctx, now)) for facts in found]
     render = render_json if args.json else render_text

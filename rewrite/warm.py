@@ -21,8 +21,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .backend import Chat
     from .config import Settings
     from .engine import Engine
+    from .hosts import Host
 
 LONGEST_REFRESH_SECONDS = 300.0  # also notices a restarted server or a model unloaded by others
 RETRY_SECONDS = 10.0
@@ -44,17 +46,63 @@ class WarmResult(Record):
 
 
 def warm_up(engine: Engine, model: str | None = None) -> WarmResult:
-    """Load `model` (default: the configured one) on the first host that has it."""
-    from .backend import Chat
+    """Load `model` (default: the configured one) on the first host that has it; with
+    several hosts, on every host that serves it (config routing.warm), and say where first."""
     from .routing import route
 
     settings = engine.settings
     name = model or settings.model
-    chat = Chat(name, _warm_messages(settings), dict(settings.options), settings.keep_alive)
+    if len(settings.hosts) > 1:
+        ready, failed = warm_hosts(engine, name)
+        if ready:
+            return ready[0]
+        raise engine.router.telling(name, [error for _, error in failed])
+    chat = _warm_chat(settings, name)
     started = time.perf_counter()
     server, _ = route(settings, name, engine.cache, lambda s: s.warm(chat), warn=engine.warn)
     wall_ms = round((time.perf_counter() - started) * 1000, 3)
     return WarmResult(name, server.host.url, wall_ms, server.api)
+
+
+def warm_hosts(
+    engine: Engine, model: str | None = None
+) -> tuple[list[WarmResult], list[tuple[Host, BaseException]]]:
+    """Load `model` on each host that serves it (all of them, or the `routing.warm` best),
+    at once; what became ready, and what failed where."""
+    settings, router = engine.settings, engine.router
+    name = model or settings.model
+    hosts = router.order(name)
+    count = settings.routing.warm
+    chosen = hosts if count == "all" else hosts[: int(count)]
+    ready: list[WarmResult] = []
+    failed: list[tuple[Host, BaseException]] = []
+
+    def warm(host: Host) -> None:
+        started = time.perf_counter()
+        try:
+            router.server(host).warm(_warm_chat(settings, name))
+        except Exception as error:
+            router.note_failure(host, error)
+            failed.append((host, error))
+            return
+        router.book.answered(host.url, name, None)
+        wall_ms = round((time.perf_counter() - started) * 1000, 3)
+        ready.append(WarmResult(name, host.url, wall_ms, host.api))
+
+    threads = [threading.Thread(target=warm, args=(host,), daemon=True) for host in chosen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    by_place = {host.url: place for place, host in enumerate(chosen)}
+    ready.sort(key=lambda result: by_place[result.host])
+    return ready, failed
+
+
+def _warm_chat(settings: Settings, model: str) -> Chat:
+    from .backend import Chat
+
+    return Chat(model, _warm_messages(settings), dict(settings.options), settings.keep_alive)
 
 
 def _warm_messages(settings: Settings) -> list[dict[str, str]]:
@@ -114,6 +162,11 @@ class KeepWarm:
 
     def start(self) -> KeepWarm:
         self._thread.start()
+        if len(self.engine.settings.hosts) > 1:  # which host has what loaded, which is down
+            from .pool import watch
+
+            args = (self.engine.router, self._stop)
+            threading.Thread(target=watch, args=args, name="rewrite-hosts", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -554,9 +554,15 @@ def test_json_shape(standin: StandIn, run_cli: RunCli, isolated_home: Path) -> N
     assert (result["model"], result["num_ctx"]) == ("gemma3:1b", 1024)
     down, up = result["hosts"]
     keys = {"url", "api", "reachable", "error", "version", "models", "loaded", "verdict"}
-    keys.add("warnings")
+    keys |= {"warnings", "routing"}  # routing: with several hosts, each one's state
     assert set(down) == keys == set(up)
     assert (down["url"], down["reachable"], down["models"], down["loaded"]) == (dead, False, [], [])
+    assert (down["routing"]["state"], down["routing"]["failures"]) == ("down", 1)
+    assert (up["routing"]["state"], up["routing"]["in_flight"], up["routing"]["weight"]) == (
+        "up",
+        0,
+        1.0,
+    )
     assert down["verdict"] == f"unreachable: {down['error']}"
     assert (up["url"], up["reachable"], up["error"], up["version"]) == (
         standin.url,
