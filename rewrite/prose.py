@@ -41,7 +41,7 @@ class Prose(Record):
 # Indentation, then one marker; a marker repeated after optional blanks (nested quotes
 # "> >", a commented-out comment "# #") is one marker. Any run of ">" is a quote level; the
 # other markers repeat only when the repetition stands alone (so "# #123" keeps "#123").
-_MARK = re.compile(
+MARK = re.compile(  # indentation, then one comment or quote marker (repeated: one)
     r"([ \t]*)"
     r"(>(?:[ \t]*>)*"
     r"|(?P<t>#+|//+!?|-{2,}|;+|%+|\*+(?![*/]))(?:[ \t]*(?P=t)(?=[ \t]|$))*)"
@@ -58,7 +58,7 @@ def _head(lines: list[str]) -> str | None:
     """The indentation and marker every line starts with, or None when they do not share one."""
     found = []
     for line in lines:
-        match = _MARK.match(line)
+        match = MARK.match(line)
         if match is None:  # also an empty line: it has no marker
             return None
         found.append(match)
