@@ -59,6 +59,33 @@ events (the role event is the first). Authentication, for both APIs::
 
     StandIn(required_headers={"Authorization": "Bearer k"})    # else 401 (names ignore case)
 
+Concurrency, bounded as Ollama's OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE bound it, so that a
+few stand-ins make a pool of GPU servers::
+
+    StandIn(slots=2, max_queue=4)       # two generate at once, four wait, the next gets a 503
+    StandIn(first_token_delay=0.2)      # a slow prompt evaluation: 0.2 s more to the first token
+    ollama.slots = 3                    # settable at any time, as are max_queue and the delays
+    ollama.wait_for(lambda: ollama.active == 2 and ollama.waiting == 4)
+    assert (ollama.served, ollama.max_active, ollama.busy_rejections) == (6, 2, 1)
+
+Both limits default to None: no limit. A request that generates text (/api/chat,
+/api/generate, /v1/chat/completions) holds a slot from its turn until its reply ends or is
+cut short; a warm-up (no messages, no prompt) holds one only while it loads a cold model.
+With every slot taken a request waits its turn, first come first served; when `max_queue`
+requests already wait, it is answered 503 at once with SERVER_BUSY ({"error": ...}, or the
+/v1 error object of type "server_error"). Ollama answers so when too many requests wait for a
+model load; here the queue is the wait for a slot. A client hanging up while it waits leaves
+the queue without ever taking a slot; stop() ends the waiting requests, closing their
+connections. The wait, a cold load and first_token_delay all come before the status line and
+headers, which go out with the first token as Ollama writes them. load_duration counts from
+the slot on, prompt_eval_duration includes first_token_delay, total_duration the wait too.
+
+`served` counts the generations that held a slot and ended (finished or cut short; warm-ups
+are not generations), `max_active` the most requests holding a slot at once, `active` and
+`waiting` the requests holding one and waiting now, `busy_rejections` the 503s sent. The
+counts are read-only and last across stop() and start(). A slot is given back as the final
+object is built, a moment before the client reads it, like the model in memory.
+
 Real generation with a GGUF model (llama-cpp-python, imported only then)::
 
     from tests.standin import LlamaGenerator, smollm2_path
@@ -71,11 +98,13 @@ By hand, without a GPU (Ctrl-C stops it)::
 
     python -m tests.standin --port 11434 --token-delay 0.03 --thinking-model qwen3:0.6b
     python -m tests.standin --port 8080 --smollm2 --require-header "Authorization: Bearer k"
+    python -m tests.standin --port 11435 --slots 1 --max-queue 4 --first-token-delay 0.3
 """
 
 from __future__ import annotations
 
 from .cli import main
+from .faults import FAULT_KINDS
 from .formats import (
     FOREVER,
     RUNNER_STOPPED,
@@ -93,7 +122,7 @@ from .formats import (
     rfc3339,
 )
 from .generation import GenRequest, TextGenerator
-from .http import FAULT_KINDS, JSON_TYPE, STAND_IN_HEADER, TEXT_TYPE, unused_url
+from .http import JSON_TYPE, STAND_IN_HEADER, TEXT_TYPE, unused_url
 from .llama import LlamaGenerator, smollm2_path
 from .models import (
     DEFAULT_KEEP_ALIVE,

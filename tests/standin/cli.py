@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from .llama import LlamaGenerator, smollm2_path
@@ -32,6 +33,16 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _at_least(lowest: int) -> Callable[[str], int]:
+    def number(text: str) -> int:
+        value = int(text)
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return number
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.standin",
@@ -43,6 +54,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reply", help="fixed reply text (default: echo the user's text)")
     parser.add_argument("--token-delay", type=float, default=0.0, metavar="S")
     parser.add_argument("--load-delay", type=float, default=0.0, metavar="S")
+    parser.add_argument(
+        "--first-token-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds a slow prompt evaluation takes, before the first token",
+    )
+    parser.add_argument(
+        "--slots", type=_at_least(1), metavar="N", help="requests generating at once (default: any)"
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=_at_least(0),
+        metavar="N",
+        help="requests waiting for a slot; more are answered 503 (default: any)",
+    )
     parser.add_argument("--model", action="extend", nargs="+", default=[], metavar="NAME")
     parser.add_argument("--thinking-model", action="extend", nargs="+", default=[], metavar="NAME")
     parser.add_argument("--pullable", action="extend", nargs="+", default=[], metavar="NAME")
@@ -85,6 +112,9 @@ def build(args: argparse.Namespace) -> StandIn:
         reply=args.reply,
         token_delay=args.token_delay,
         load_delay=args.load_delay,
+        first_token_delay=args.first_token_delay,
+        slots=args.slots,
+        max_queue=args.max_queue,
         host=args.host,
         port=args.port,
         required_headers=dict(args.require_header),

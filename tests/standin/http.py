@@ -1,5 +1,5 @@
 """The HTTP side: a threading HTTP/1.1 server, routing, bodies, chunked streams cut inside
-lines, the faults as they show on the wire, and pauses that notice a client hanging up.
+lines, the faults as they show on the wire, and waits that notice a client hanging up.
 
 Each API family is a Dialect: its error bodies, its 401 body, and its stream Framing
 (Ollama's NDJSON lines, or the OpenAI-compatible server-sent events).
@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import http.server
 import itertools
-import selectors
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .faults import Fault
 from .formats import RUNNER_STOPPED, ApiError, go_json
+from .waiting import Abort, ClientGone, wait
 
 if TYPE_CHECKING:
     from .server import LoggedRequest, StandIn
@@ -27,26 +28,7 @@ if TYPE_CHECKING:
 STAND_IN_HEADER = "X-Rewrite-Stand-In"
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
-FAULT_KINDS = frozenset(
-    {"status", "error_midstream", "error_event", "truncate", "malformed", "stall"}
-    | {"stall_headers", "die", "raw"}
-)
 Batches = Generator[list[Any], None, None]  # items to write together, batch after batch
-
-
-@dataclass
-class Fault:
-    """A misbehaviour planned for the next `times` requests to `path` (see StandIn.fault)."""
-
-    kind: str
-    status: int | None
-    message: str | None
-    after_chunks: int
-    path: str
-    times: int
-    seconds: float
-    retry_after: int | None = None
-    raw: Callable[[], Iterable[bytes]] | None = None  # the whole response, written verbatim
 
 
 @dataclass(frozen=True)
@@ -97,14 +79,6 @@ def route_of(path: str) -> str:
 def shutdown_quietly(connection: socket.socket) -> None:
     with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
-
-
-class ClientGone(Exception):
-    """The client closed the connection before the response was complete."""
-
-
-class Abort(Exception):
-    """Drop the connection now, without finishing the response."""
 
 
 class ResponseEnded(Exception):
@@ -380,28 +354,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def pause(self, seconds: float) -> None:
         """Wait, giving up at once when the client hangs up or the server stops."""
-        deadline = time.monotonic() + seconds
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.server.wake_reader, selectors.EVENT_READ, "stop")
-            selector.register(self.connection, selectors.EVENT_READ, "client")
-            while True:
-                remaining = deadline - time.monotonic()
-                for key, _ in selector.select(max(remaining, 0.0)):
-                    if key.data == "stop":
-                        raise Abort
-                    if self._client_hung_up():
-                        raise ClientGone
-                    selector.unregister(self.connection)  # pipelined bytes, not a hang-up
-                if remaining <= 0:
-                    return
+        wait(self.connection, self.server.wake_reader, seconds)
 
-    def _client_hung_up(self) -> bool:
-        try:
-            return bool(self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"")
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
+    def wait_signal(self, signal: socket.socket) -> None:
+        """Wait until `signal` is readable (a slot is free), giving up likewise."""
+        wait(self.connection, self.server.wake_reader, None, signal)
 
 
 def unused_url() -> str:

@@ -153,10 +153,10 @@ class ModelMemory:
     ) -> None:
         """Use a model, calling `load` first unless it is in memory with the same load-time
         options. `keep_alive` None leaves the model's setting alone."""
-        if self._use_warm(name, load_options, keep_alive):
+        if self.use_warm(name, load_options, keep_alive):
             return
         with self._load_lock:
-            if self._use_warm(name, load_options, keep_alive):
+            if self.use_warm(name, load_options, keep_alive):
                 return
             load()  # may raise: a client hanging up here aborts the load
             keep = DEFAULT_KEEP_ALIVE if keep_alive is None else keep_alive
@@ -166,7 +166,8 @@ class ModelMemory:
                 self.load_count += 1
                 self._use(model, None)
 
-    def _use_warm(self, name: str, load_options: dict[str, Any], keep_alive: float | None) -> bool:
+    def use_warm(self, name: str, load_options: dict[str, Any], keep_alive: float | None) -> bool:
+        """Use a model only if it is in memory with these load-time options (then True)."""
         with self._cond:
             model = self.live().get(name)
             if model is None or model.options != load_options:

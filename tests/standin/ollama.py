@@ -129,11 +129,11 @@ def _generate_text(handler: Handler, api: str) -> None:
     req.check_thinking()
     check_options(req.options)
     if req.is_warmup:
-        standin._warm_up(req, handler.pause)
+        standin._warm_up(req, handler)
         handler.send_json(200, done_without_text(req, "load"))
         return
     path = route_of(handler.path)
-    with standin._generating(req, path, handler.pause, handler.started_ns) as generation:
+    with standin._generating(req, path, handler, handler.started_ns) as generation:
         reply = OllamaReply(req, generation)
         if req.stream:
             handler.stream(reply.stream(handler.token_pause), NDJSON)

@@ -290,7 +290,7 @@ def chat_completions(handler: Handler) -> None:
     standin = handler.standin
     req = parse_chat_completion(handler.log.raw_body, standin._catalog.find)
     path = route_of(handler.path)
-    with standin._generating(req, path, handler.pause, handler.started_ns) as generation:
+    with standin._generating(req, path, handler, handler.started_ns) as generation:
         reply = CompletionReply(
             req, generation, standin._next_completion_id(), standin.openai_timings
         )

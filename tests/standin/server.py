@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ollama, openai
+from .faults import Fault
 from .generation import GenRequest, TextGenerator
-from .http import FAULT_KINDS, Fault, HttpServer, Router, route_of, shutdown_quietly
+from .http import HttpServer, Router, route_of, shutdown_quietly
 from .models import DEFAULT_MODEL, LoadedModel, ModelCatalog, ModelMemory, ModelSpec
+from .slots import SlotCount, Slots
 from .tokens import Generation, GenerationRecord, ScriptedTokens, TokenSource, echo_text
+from .waiting import Waits
 
 Reply = str | Callable[[dict[str, Any]], str] | None
 Pause = Callable[[float], None]
@@ -56,10 +59,14 @@ class StandIn:
         required_headers: dict[str, str] | None = None,
         openai_timings: bool = False,
         generator: TextGenerator | None = None,
+        slots: int | None = None,
+        max_queue: int | None = None,
+        first_token_delay: float = 0.0,
     ) -> None:
         self.reply = reply
         self.token_delay = token_delay
         self.load_delay = load_delay
+        self.first_token_delay = first_token_delay  # after the slot and the load
         self.host, self.port = host, port
         self.required_headers = dict(required_headers or {})  # all must match, or 401
         self.openai_timings = openai_timings  # llama.cpp's "timings" in /v1 replies
@@ -69,6 +76,7 @@ class StandIn:
         self.requests: list[LoggedRequest] = []
         self.generations: list[GenerationRecord] = []
         self._cond = threading.Condition(threading.RLock())
+        self._slots = Slots(self._cond, slots, max_queue)
         self._catalog = ModelCatalog(self._cond)
         self._memory = ModelMemory(self._cond)
         self._replies: deque[str] = deque()
@@ -158,6 +166,32 @@ class StandIn:
         spec = None if name is None else self._catalog.find(name)
         self._memory.unload(spec.name if spec else name)
 
+    # slots: how many requests generate at once
+
+    @property
+    def slots(self) -> int | None:
+        """At most this many requests generate at once (None: any number); settable."""
+        return self._slots.limit
+
+    @slots.setter
+    def slots(self, value: int | None) -> None:
+        self._slots.set_limits(value, self._slots.max_queue)
+
+    @property
+    def max_queue(self) -> int | None:
+        """At most this many wait for a slot; one more is answered 503 (None: any number)."""
+        return self._slots.max_queue
+
+    @max_queue.setter
+    def max_queue(self, value: int | None) -> None:
+        self._slots.set_limits(self._slots.limit, value)
+
+    served = SlotCount()  # generations that held a slot and are over, finished or cut short
+    max_active = SlotCount()  # the most requests that held a slot at once
+    active = SlotCount()  # requests holding a slot now
+    waiting = SlotCount()  # requests waiting for a slot now
+    busy_rejections = SlotCount()  # requests answered 503 because the queue was full
+
     # replies and faults
 
     def queue_replies(self, *texts: str) -> None:
@@ -182,16 +216,6 @@ class StandIn:
 
         "raw" writes what `raw()` yields as the whole response, status line and all, verbatim
         (an endless generator writes until the client hangs up)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; choose from {sorted(FAULT_KINDS)}")
-        if after_chunks < 0 or times == 0:
-            raise ValueError("after_chunks must be >= 0 and times non-zero")
-        if kind == "error_event" and not path.startswith("/v1/"):
-            raise ValueError("error_event is a server-sent event: only /v1/ paths have them")
-        if retry_after is not None and kind != "status":
-            raise ValueError("retry_after goes with a status fault")
-        if (raw is None) == (kind == "raw"):
-            raise ValueError("raw goes with a raw fault, and a raw fault needs it")
         planned = Fault(kind, status, message, after_chunks, path, times, seconds, retry_after, raw)
         with self._cond:
             self._faults.append(planned)
@@ -302,39 +326,50 @@ class StandIn:
 
         return load
 
-    def _warm_up(self, req: GenRequest, pause: Pause) -> None:
-        """A request without text: load the model if needed, and start its keep-alive."""
-        name = req.spec.name
-        self._memory.acquire(name, req.load_options, req.keep_alive, self._load(req, pause))
+    def _warm_up(self, req: GenRequest, waits: Waits) -> None:
+        """A request without text: load the model if needed (holding a slot meanwhile), and
+        start its keep-alive."""
+        name, options = req.spec.name, req.load_options
+        if not self._memory.use_warm(name, options, req.keep_alive):
+            with self._slots.held(waits.wait_signal, generates=False):
+                self._memory.acquire(name, options, req.keep_alive, self._load(req, waits.pause))
         self._memory.release(name)
 
     @contextlib.contextmanager
     def _generating(
-        self, req: GenRequest, path: str, pause: Pause, started_ns: int
+        self, req: GenRequest, path: str, waits: Waits, started_ns: int
     ) -> Iterator[Generation]:
-        """The model in use for one reply: loaded first if cold, released when the reply ends
-        (or when the Generation finishes, a moment before the client sees the end)."""
+        """A slot and the model in use for one reply: the slot waited for in turn, the model
+        loaded first if cold, then first_token_delay; both released when the reply ends (or
+        when the Generation finishes, a moment before the client sees the end)."""
         name = req.spec.name
-        self._memory.acquire(name, req.load_options, req.keep_alive, self._load(req, pause))
-        loaded_ns = time.perf_counter_ns()
-        released = threading.Event()
+        with self._slots.held(waits.wait_signal, generates=True) as free_slot:
+            slot_ns = time.perf_counter_ns()
+            self._memory.acquire(
+                name, req.load_options, req.keep_alive, self._load(req, waits.pause)
+            )
+            times_ns = (started_ns, slot_ns, time.perf_counter_ns())
+            released = threading.Event()
 
-        def release() -> None:
-            if not released.is_set():
-                released.set()
-                self._memory.release(name)
+            def release() -> None:
+                if not released.is_set():
+                    released.set()
+                    self._memory.release(name)
+                    free_slot()
 
-        try:
-            generation = Generation(self._token_source(req), (started_ns, loaded_ns), release)
             try:
-                yield generation
+                if self.first_token_delay > 0:  # a slow prompt evaluation, before the headers
+                    waits.pause(self.first_token_delay)
+                generation = Generation(self._token_source(req), times_ns, release)
+                try:
+                    yield generation
+                finally:
+                    generation.close()
+                    with self._cond:
+                        self.generations.append(generation.record(path, req.model))
+                        self._cond.notify_all()
             finally:
-                generation.close()
-                with self._cond:
-                    self.generations.append(generation.record(path, req.model))
-                    self._cond.notify_all()
-        finally:
-            release()
+                release()
 
     def _token_source(self, req: GenRequest) -> TokenSource:
         if self.generator is not None:

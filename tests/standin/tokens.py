@@ -98,17 +98,21 @@ class GenerationRecord:
 
 
 class Generation:
-    """One request's tokens with Ollama's clocks: request received, model ready, prompt
-    evaluated, tokens generated. `finish()` marks the end the client is about to see."""
+    """One request's tokens with Ollama's clocks: request received, slot taken, model ready,
+    prompt evaluated, tokens generated. `finish()` marks the end the client is about to see.
+
+    The wait for a slot counts in the total only, as a wait for one of Ollama's parallel
+    sequences does; the load counts from the slot on.
+    """
 
     def __init__(
         self,
         source: TokenSource,
-        times_ns: tuple[int, int],
+        times_ns: tuple[int, int, int],
         on_done: Callable[[], None],
     ) -> None:
         self.source = source
-        self.started_ns, self.loaded_ns = times_ns  # request received, model ready
+        self.started_ns, self.slot_ns, self.loaded_ns = times_ns  # received, slot, model ready
         self.finished = False
         self._ended_ns: int | None = None
         self._on_done: Callable[[], None] | None = on_done
@@ -143,7 +147,7 @@ class Generation:
         eval_started = self.source.eval_started_ns or now
         return {
             "total_duration": now - self.started_ns,
-            "load_duration": max(1, self.loaded_ns - self.started_ns),
+            "load_duration": max(1, self.loaded_ns - self.slot_ns),
             "prompt_eval_duration": max(1, eval_started - prompt_started),
             "eval_duration": max(1, now - eval_started),
         }
