@@ -9,6 +9,8 @@ connection, which makes Ollama stop generating.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import threading
 
 from .engine import Engine, RewriteRequest, RewriteResult
@@ -78,13 +80,21 @@ def stream_async(engine: Engine, request: RewriteRequest) -> AsyncRewriteStream:
     return AsyncRewriteStream(engine.stream(request))
 
 
+MOST_REWRITES_AT_ONCE = 64  # a thread each waits on a server; asyncio's default pool has 6 here
+
+
+@functools.cache
+def _workers() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(MOST_REWRITES_AT_ONCE, "rewrite")
+
+
 async def rewrite_async(engine: Engine, request: RewriteRequest) -> RewriteResult:
     """The whole rewrite from a pooled worker thread: one hand-over instead of one per piece.
     Cancelling the awaiting task closes the HTTP stream, which ends the worker's wait."""
     stream = engine.stream(request)
     stream.restartable = True  # nothing is shown before the end: a failure may start over
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, _drain, stream)
+        return await asyncio.get_running_loop().run_in_executor(_workers(), _drain, stream)
     except asyncio.CancelledError:
         stream.close()
         raise

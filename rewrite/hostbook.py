@@ -21,8 +21,7 @@ from .record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-    from typing import Any
+    from collections.abc import Callable, Iterable, Sequence
 
 FIRST_COOLDOWN = 2.0  # seconds a host is skipped after its first failure; doubled after each
 LONGEST_COOLDOWN = 60.0
@@ -105,29 +104,64 @@ class HostBook:
 
     def views(self, urls: Sequence[str]) -> dict[str, HostView]:
         """What is known of each of `urls` now."""
+        with self._lock:
+            try:
+                with self._db:
+                    return self._views(urls)
+            except sqlite3.Error:
+                return {url: HostView(url) for url in urls}
+
+    def place(
+        self, urls: Sequence[str], choose: Callable[[dict[str, HostView]], list[str]]
+    ) -> tuple[list[str], int]:
+        """In one step no other process can split: read the views of `urls`, let `choose`
+        order them, and record a request to the first. The order, and the flight to end."""
+        now = time.time()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # writers wait: no two pick on one view
+                try:
+                    ordered = choose(self._views(urls))
+                    flight = 0
+                    if ordered:
+                        self._db.execute(
+                            "DELETE FROM flights WHERE started < ?", (now - STALE_FLIGHT_SECONDS,)
+                        )
+                        flight = (
+                            self._db.execute(
+                                "INSERT INTO flights (url, pid, started) VALUES (?, ?, ?)",
+                                (ordered[0], self._pid, now),
+                            ).lastrowid
+                            or 0
+                        )
+                    self._db.execute("COMMIT")
+                    return ordered, flight
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error:
+                return choose({url: HostView(url) for url in urls}), 0
+
+    def _views(self, urls: Sequence[str]) -> dict[str, HostView]:
         now = time.time()
         found = {url: _Gathered() for url in urls}
-        rows = self._read(
-            [
-                ("SELECT url, down_until, failures, last_error FROM health", ()),
-                ("SELECT url, pid FROM flights WHERE started > ?", (now - STALE_FLIGHT_SECONDS,)),
-                ("SELECT url, model, state, seen FROM models", ()),
-                ("SELECT url, ms FROM first_tokens ORDER BY id", ()),
-            ]
-        )
-        health, flights, models, first_tokens = rows
-        for url, down_until, failures, error in health:
+        execute = self._db.execute
+        for url, down_until, failures, error in execute(
+            "SELECT url, down_until, failures, last_error FROM health"
+        ):
             if url in found:
                 found[url].health = (down_until, failures, error)
         alive = _Alive(self._pid)
-        for url, pid in flights:
+        for url, pid in execute(
+            "SELECT url, pid FROM flights WHERE started > ?", (now - STALE_FLIGHT_SECONDS,)
+        ):
             if url in found and alive(pid):
                 found[url].in_flight += 1
-        for url, model, state, seen in models:
+        for url, model, state, seen in execute("SELECT url, model, state, seen FROM models"):
             lasts = LOADED_SECONDS if state == LOADED else MISSING_SECONDS
             if url in found and seen > now - lasts:
                 (found[url].loaded if state == LOADED else found[url].missing).add(model)
-        for url, ms in first_tokens:
+        for url, ms in execute("SELECT url, ms FROM first_tokens ORDER BY id"):
             if url in found:
                 found[url].first_tokens.append(ms)
         return {url: gathered.view(url) for url, gathered in found.items()}
@@ -136,20 +170,7 @@ class HostBook:
 
     def begin(self, url: str) -> int:
         """A request to `url` starts; the number to end it with."""
-        started = time.time()
-        with self._lock:
-            try:
-                with self._db:
-                    self._db.execute(
-                        "DELETE FROM flights WHERE started < ?", (started - STALE_FLIGHT_SECONDS,)
-                    )
-                    cursor = self._db.execute(
-                        "INSERT INTO flights (url, pid, started) VALUES (?, ?, ?)",
-                        (url, self._pid, started),
-                    )
-                    return cursor.lastrowid or 0
-            except sqlite3.Error:
-                return 0
+        return self.place([url], lambda views: [url])[1]
 
     def end(self, flight: int) -> None:
         self._write([("DELETE FROM flights WHERE id = ?", (flight,))])
@@ -226,14 +247,6 @@ class HostBook:
 
     # ------------------------------------------------------------------ sqlite
 
-    def _read(self, queries: list[tuple[str, tuple[object, ...]]]) -> list[list[Any]]:
-        with self._lock:
-            try:
-                with self._db:
-                    return [self._db.execute(sql, args).fetchall() for sql, args in queries]
-            except sqlite3.Error:
-                return [[] for _ in queries]
-
     def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         with self._lock:
             try:
@@ -255,6 +268,11 @@ class NullBook(HostBook):
 
     def views(self, urls: Sequence[str]) -> dict[str, HostView]:
         return {url: HostView(url) for url in urls}
+
+    def place(
+        self, urls: Sequence[str], choose: Callable[[dict[str, HostView]], list[str]]
+    ) -> tuple[list[str], int]:
+        return choose({url: HostView(url) for url in urls}), 0
 
     def begin(self, url: str) -> int:
         return 0

@@ -9,13 +9,15 @@ order of hosts (`order`):
   ends (2 s, doubled with each failure in a row, at most 60 s), shared through the record
   of `hostbook`, so the next run does not wait on a dead server; when every host is down,
   they are tried anyway, the soonest back first;
-- first pick: among the up hosts with the model loaded (else all up hosts), the power of
-  two choices: two hosts drawn at random by weight, and the one with fewer requests in
-  flight for its weight. Two random choices keep the load within a small constant of the
-  best, need nothing but the counts of in-flight requests (exact within a process, shared
-  across processes), and avoid what "always the least loaded" does when several processes
-  read the same counts at once: they all pile onto one host;
-- then the other up hosts, least loaded first, for failover.
+- among the up hosts, the least loaded first: requests in flight (exact within a process,
+  shared across processes) plus the one being placed, for the host's weight; a host without
+  the model loaded counts two more requests (a load takes a while), so the model stays
+  where it is loaded until those hosts are busier, and then spreads; ties go to a host with
+  the model loaded, then to chance. The order is read and the request counted at its first
+  host in one step (a sqlite IMMEDIATE transaction), so requests that start together,
+  from threads or from processes, see each other and spread out rather than all pick the
+  host that looked least loaded at that moment. (Two random choices would also avoid that
+  herd, without exact counts; with exact counts, the least loaded host is simply best.)
 
 A request that fails before its first token (refused, reset, 5xx, 503, 429, a stall) is
 sent to the next host in the order, once per host, while its deadline allows. With
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 SHORTEST_HEDGE_MS = 250.0
+COLD_PENALTY = 2  # a host without the model loaded counts as this many more requests in flight
 WATCH_SECONDS = 10.0  # how often long-running doors ask each host what it has loaded
 PROBE_TIMEOUT = 2.0
 BUSY_STATUSES = (429, 503)
@@ -76,36 +79,23 @@ def order(
         (host for host in allowed if views[host.url].is_down(now)),
         key=lambda host: views[host.url].down_until,
     )
-    if not up:
-        return down
-    loaded = [host for host in up if name in views[host.url].loaded]
-    first = two_choices(loaded or up, views, rng)
-    rest = sorted(
-        (host for host in up if host is not first),
-        key=lambda host: (name not in views[host.url].loaded, load(host, views)),
+    ties = {host.url: rng.random() for host in up}
+    up.sort(
+        key=lambda host: (
+            load(host, views, name),
+            name not in views[host.url].loaded,
+            ties[host.url],
+        )
     )
-    return [first, *rest, *down]
+    return [*up, *down]
 
 
-def load(host: Host, views: Mapping[str, HostView]) -> float:
-    """Requests in flight for the host's weight, counting the one being placed."""
-    return (views[host.url].in_flight + 1) / host.weight
-
-
-def two_choices(hosts: Sequence[Host], views: Mapping[str, HostView], rng: random.Random) -> Host:
-    """Of two hosts drawn by weight, the less loaded (a coin decides a tie)."""
-    if len(hosts) == 1:
-        return hosts[0]
-    first = _by_weight(hosts, rng)
-    second = _by_weight([host for host in hosts if host is not first], rng)
-    one, other = load(first, views), load(second, views)
-    if one == other:
-        return first if rng.random() < 0.5 else second
-    return first if one < other else second
-
-
-def _by_weight(hosts: Sequence[Host], rng: random.Random) -> Host:
-    return rng.choices(list(hosts), weights=[host.weight for host in hosts])[0]
+def load(host: Host, views: Mapping[str, HostView], model: str) -> float:
+    """Requests in flight for the host's weight, counting the one being placed; a host
+    without the model loaded counts COLD_PENALTY more (loading it takes a while)."""
+    view = views[host.url]
+    cold = 0 if model.lower() in view.loaded else COLD_PENALTY
+    return (view.in_flight + 1 + cold) / host.weight
 
 
 def is_host_failure(error: BaseException) -> bool:
@@ -235,6 +225,18 @@ class Router:
         views = self.book.views([host.url for host in hosts])
         return order(hosts, views, model, self.rng)
 
+    def placed(self, model: str, tried: Sequence[Host]) -> tuple[list[Host], int]:
+        """The order for `model`, and a request already counted at its first host: read and
+        counted in one step, so that requests starting together spread out."""
+        hosts = [host for host in self.settings.hosts if host not in tried]
+        by_url = {host.url: host for host in hosts}
+
+        def choose(views: dict[str, HostView]) -> list[str]:
+            return [host.url for host in order(hosts, views, model, self.rng)]
+
+        urls, flight = self.book.place(list(by_url), choose)
+        return [by_url[url] for url in urls], flight
+
     def server(self, host: Host) -> Backend:
         # With another host to go to, a busy answer goes there at once rather than wait.
         timeout, memo = self.settings.timeout, self.memo
@@ -249,18 +251,21 @@ class Router:
     def open(self, chat: Chat, deadline: float, opening: Opening, tried: list[Host]) -> Attempt:
         """The first host in the order that starts answering `chat`; each host tried is
         added to `tried`. Raises the most telling error when none does."""
-        hosts = self.order(chat.model, tried)
+        hosts, flight = self.placed(chat.model, tried)
         errors: list[BaseException] = []
         if self.settings.routing.hedge and len(hosts) > 1:
-            attempt = _Race(self, chat, deadline, opening).run(hosts, tried, errors)
+            attempt = _Race(self, chat, deadline, opening).run(hosts, tried, errors, flight)
         else:
             attempt = None
-            for host in hosts:
+            for place, host in enumerate(hosts):
                 if time.monotonic() >= deadline or opening.cancelled:
+                    self.book.end(flight if place == 0 else 0)
                     break
                 tried.append(host)
                 try:
-                    attempt = self.attempt(host, chat, deadline, opening)
+                    attempt = self.attempt(
+                        host, chat, deadline, opening, flight if place == 0 else None
+                    )
                     break
                 except Cancelled:
                     raise
@@ -284,11 +289,14 @@ class Router:
 
         return start_local_server(self.settings, self.warn)
 
-    def attempt(self, host: Host, chat: Chat, deadline: float, opening: Opening) -> Attempt:
-        """Send `chat` to `host` and read its first piece; a failure is noted and raised."""
+    def attempt(
+        self, host: Host, chat: Chat, deadline: float, opening: Opening, flight: int | None = None
+    ) -> Attempt:
+        """Send `chat` to `host` and read its first piece; a failure is noted and raised.
+        `flight`: the request as already counted at `host`, if it was."""
         started = time.perf_counter()
         server = self.server(host)
-        flight = self.book.begin(host.url)
+        flight = self.book.begin(host.url) if flight is None else flight
         try:
             stream = server.chat(chat, deadline=deadline)
         except BaseException as error:
@@ -349,12 +357,15 @@ class _Race:
         self.won = False
 
     def run(
-        self, hosts: list[Host], tried: list[Host], errors: list[BaseException]
+        self, hosts: list[Host], tried: list[Host], errors: list[BaseException], flight: int
     ) -> Attempt | None:
+        """Race the hosts as told above; `flight` counts the request at the first one."""
         pending, running, hedge_at = list(hosts), 0, None
+        self.first_flight: int | None = flight
         while True:
             if running == 0:  # the start, or every host asked so far failed: the next one
                 if not pending or time.monotonic() >= self.deadline or self.opening.cancelled:
+                    self.router.book.end(self.first_flight or 0)
                     return None
                 host = pending.pop(0)
                 self._start(host, tried)
@@ -374,11 +385,13 @@ class _Race:
 
     def _start(self, host: Host, tried: list[Host]) -> None:
         tried.append(host)
-        threading.Thread(target=self._try, args=(host,), name="rewrite-hedge", daemon=True).start()
+        flight, self.first_flight = self.first_flight, None
+        args = (host, flight)
+        threading.Thread(target=self._try, args=args, name="rewrite-hedge", daemon=True).start()
 
-    def _try(self, host: Host) -> None:
+    def _try(self, host: Host, flight: int | None) -> None:
         try:
-            attempt = self.router.attempt(host, self.chat, self.deadline, self.opening)
+            attempt = self.router.attempt(host, self.chat, self.deadline, self.opening, flight)
         except BaseException as error:
             self.results.put((None, error))
             return
