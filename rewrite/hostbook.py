@@ -29,6 +29,7 @@ LOADED_SECONDS = 300.0  # how long "the model is loaded there" is believed witho
 MISSING_SECONDS = 600.0  # how long a host's 404 for a model keeps it out of that model's way
 STALE_FLIGHT_SECONDS = 600.0  # a flight older than this ended without saying so
 FIRST_TOKENS_KEPT = 50  # recent first-token times per host
+PLACEMENTS_KEPT = 100  # the last requests placed, of which each host's share is known
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS health (
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS models (
     PRIMARY KEY (url, model));
 CREATE TABLE IF NOT EXISTS first_tokens (
     id INTEGER PRIMARY KEY, url TEXT NOT NULL, ms REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS placements (id INTEGER PRIMARY KEY, url TEXT NOT NULL);
 """
 LOADED, MISSING = "loaded", "missing"
 
@@ -56,6 +58,7 @@ class HostView(Record):
         "last_error",
         "loaded",
         "missing",
+        "recent",
         "url",
     )
 
@@ -69,6 +72,7 @@ class HostView(Record):
         loaded: frozenset[str] = frozenset(),
         missing: frozenset[str] = frozenset(),
         first_tokens: tuple[float, ...] = (),
+        recent: int = 0,
     ) -> None:
         self.url = url
         self.down_until = down_until
@@ -78,6 +82,7 @@ class HostView(Record):
         self.loaded = loaded  # models known to be in its memory (lower case)
         self.missing = missing  # models it answered 404 for (lower case)
         self.first_tokens = first_tokens  # recent times to the first token, ms, oldest first
+        self.recent = recent  # how many of the last PLACEMENTS_KEPT requests went to it
 
     def is_down(self, now: float | None = None) -> bool:
         return self.down_until > (time.time() if now is None else now)
@@ -127,6 +132,15 @@ class HostBook:
                         self._db.execute(
                             "DELETE FROM flights WHERE started < ?", (now - STALE_FLIGHT_SECONDS,)
                         )
+                        placed = (
+                            self._db.execute(
+                                "INSERT INTO placements (url) VALUES (?)", (ordered[0],)
+                            ).lastrowid
+                            or 0
+                        )
+                        self._db.execute(
+                            "DELETE FROM placements WHERE id <= ?", (placed - PLACEMENTS_KEPT,)
+                        )
                         flight = (
                             self._db.execute(
                                 "INSERT INTO flights (url, pid, started) VALUES (?, ?, ?)",
@@ -164,6 +178,9 @@ class HostBook:
         for url, ms in execute("SELECT url, ms FROM first_tokens ORDER BY id"):
             if url in found:
                 found[url].first_tokens.append(ms)
+        for url, count in execute("SELECT url, count(*) FROM placements GROUP BY url"):
+            if url in found:
+                found[url].recent = count
         return {url: gathered.view(url) for url, gathered in found.items()}
 
     # ------------------------------------------------------------------ requests
@@ -197,14 +214,17 @@ class HostBook:
 
     def failed(self, url: str, error: str) -> float:
         """`url` refused, timed out or failed: skip it for a cooldown that doubles with each
-        failure in a row. Returns the time it is down until."""
+        failure in a row. Requests that fail while it is down already (they were under way)
+        count as the same failure. Returns the time it is down until."""
         now = time.time()
         with self._lock:
             try:
                 with self._db:
                     row = self._db.execute(
-                        "SELECT failures FROM health WHERE url = ?", (url,)
+                        "SELECT failures, down_until FROM health WHERE url = ?", (url,)
                     ).fetchone()
+                    if row and row[1] > now:
+                        return float(row[1])
                     failures = int(row[0] if row else 0) + 1
                     cooldown = min(LONGEST_COOLDOWN, FIRST_COOLDOWN * 2.0 ** min(failures - 1, 16))
                     self._db.execute(
@@ -303,6 +323,7 @@ class _Gathered:
         self.loaded: set[str] = set()
         self.missing: set[str] = set()
         self.first_tokens: list[float] = []
+        self.recent = 0
 
     def view(self, url: str) -> HostView:
         down_until, failures, error = self.health
@@ -315,6 +336,7 @@ class _Gathered:
             frozenset(self.loaded),
             frozenset(self.missing),
             tuple(self.first_tokens),
+            self.recent,
         )
 
 

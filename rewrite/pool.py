@@ -10,10 +10,13 @@ order of hosts (`order`):
   of `hostbook`, so the next run does not wait on a dead server; when every host is down,
   they are tried anyway, the soonest back first;
 - among the up hosts, the least loaded first: requests in flight (exact within a process,
-  shared across processes) plus the one being placed, for the host's weight; a host without
-  the model loaded counts two more requests (a load takes a while), so the model stays
-  where it is loaded until those hosts are busier, and then spreads; ties go to a host with
-  the model loaded, then to chance. The order is read and the request counted at its first
+  shared across processes) for the host's weight; a host without the model loaded counts
+  two more requests (a load takes a while), so the model stays where it is loaded until
+  those hosts are busier, and then spreads. Ties go to a host with the model loaded, then
+  to the host furthest below its weight's share of the last 100 requests, then to chance
+  weighted by weight: an idle pool still gives each host its weight's share, a busy one
+  balances requests in flight to the weights. The order is read and the request counted
+  at its first
   host in one step (a sqlite IMMEDIATE transaction), so requests that start together,
   from threads or from processes, see each other and spread out rather than all pick the
   host that looked least loaded at that moment. (Two random choices would also avoid that
@@ -28,11 +31,12 @@ stops generating.
 
 from __future__ import annotations
 
-import queue
-import random
+import contextlib
+import socket
 import threading
 import time
 
+from . import wire
 from .backend import Backend, connect
 from .errors import (
     AccessDenied,
@@ -47,12 +51,19 @@ from .hostbook import HostBook, HostView, NullBook
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import queue
+    import random
     from collections.abc import Callable, Iterator, Mapping, Sequence
+    from typing import Protocol
 
     from .backend import Chat, ChatStream
     from .cache import Cache
     from .hosts import Host
     from .settings import Settings
+
+    class Closable(Protocol):
+        def close(self) -> None: ...
+
 
 SHORTEST_HEDGE_MS = 250.0
 COLD_PENALTY = 2  # a host without the model loaded counts as this many more requests in flight
@@ -69,7 +80,6 @@ def order(
     now: float | None = None,
 ) -> list[Host]:
     """The hosts to try for `model`, best first (see the module's docstring)."""
-    rng = rng or random.Random()
     now = time.time() if now is None else now
     name = model.lower()
     serving = [host for host in hosts if host.serves(model)] or list(hosts)
@@ -79,11 +89,19 @@ def order(
         (host for host in allowed if views[host.url].is_down(now)),
         key=lambda host: views[host.url].down_until,
     )
-    ties = {host.url: rng.random() for host in up}
+    # A tie goes to a host with the model loaded, then to the one furthest below its share
+    # of the recent requests, then to chance weighted by weight (the largest of
+    # u ** (1 / weight) is drawn with a probability proportional to the weight).
+    if len(up) > 1 and rng is None:
+        import random  # only here: 1.5 ms of a single host's start-up
+
+        rng = random.Random()
+    ties = {host.url: -(rng.random() ** (1 / host.weight)) if rng else 0.0 for host in up}
     up.sort(
         key=lambda host: (
             load(host, views, name),
             name not in views[host.url].loaded,
+            views[host.url].recent / host.weight,
             ties[host.url],
         )
     )
@@ -91,11 +109,11 @@ def order(
 
 
 def load(host: Host, views: Mapping[str, HostView], model: str) -> float:
-    """Requests in flight for the host's weight, counting the one being placed; a host
-    without the model loaded counts COLD_PENALTY more (loading it takes a while)."""
+    """Requests in flight for the host's weight; a host without the model loaded counts
+    COLD_PENALTY more (loading it takes a while)."""
     view = views[host.url]
     cold = 0 if model.lower() in view.loaded else COLD_PENALTY
-    return (view.in_flight + 1 + cold) / host.weight
+    return (view.in_flight + cold) / host.weight
 
 
 def is_host_failure(error: BaseException) -> bool:
@@ -161,44 +179,56 @@ class Attempt:
 
 
 class Opening:
-    """The streams a request has open (two while hedging): closing it closes them all."""
+    """What a request has open (two replies while hedging, or a connection still waiting
+    for its answer): closing it closes them all, so the servers stop generating."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._streams: list[ChatStream] = []
+        self._open: list[Closable] = []
         self.cancelled = False
 
-    def add(self, stream: ChatStream) -> bool:
-        """Keep `stream`, or close it at once if the request was cancelled meanwhile."""
+    def add(self, item: Closable) -> bool:
+        """Keep `item`, or close it at once if the request was cancelled meanwhile."""
         with self._lock:
             if not self.cancelled:
-                self._streams.append(stream)
+                self._open.append(item)
                 return True
-        stream.close()
+        item.close()
         return False
 
-    def discard(self, stream: ChatStream) -> bool:
-        """Let go of `stream`; False when it was no longer held (closed by a cancel)."""
+    def discard(self, item: Closable) -> bool:
+        """Let go of `item`; False when it was no longer held (closed by a cancel)."""
         with self._lock:
-            if stream in self._streams:
-                self._streams.remove(stream)
+            if item in self._open:
+                self._open.remove(item)
                 return True
             return False
 
-    def keep_only(self, stream: ChatStream) -> None:
-        """Close every stream but `stream` (the hosts that lost a race stop generating)."""
+    def keep_only(self, item: Closable) -> None:
+        """Close everything but `item` (the hosts that lost a race stop generating)."""
         with self._lock:
-            others = [other for other in self._streams if other is not stream]
-            self._streams = [stream]
+            others = [other for other in self._open if other is not item]
+            self._open = [item]
         for other in others:
             other.close()
 
     def close(self) -> None:
         with self._lock:
             self.cancelled = True
-            streams, self._streams = self._streams, []
-        for stream in streams:
-            stream.close()
+            items, self._open = self._open, []
+        for item in items:
+            item.close()
+
+
+class _Connection:
+    """A connection waiting for its response head; closing it wakes the waiting thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
 
 class Router:
@@ -217,7 +247,7 @@ class Router:
         self.memo = memo
         self.book = book
         self.warn = warn
-        self.rng = rng or random.Random()
+        self.rng = rng
         self.several = len(settings.hosts) > 1
 
     def order(self, model: str, tried: Sequence[Host] = ()) -> list[Host]:
@@ -297,12 +327,27 @@ class Router:
         started = time.perf_counter()
         server = self.server(host)
         flight = self.book.begin(host.url) if flight is None else flight
+        connections: list[_Connection] = []
+
+        def opened(sock: socket.socket) -> None:
+            connections.append(_Connection(sock))
+            opening.add(connections[-1])
+
+        told = wire.ON_CONNECT.set(opened)
         try:
             stream = server.chat(chat, deadline=deadline)
         except BaseException as error:
             self.book.end(flight)
+            if not all([opening.discard(c) for c in connections]):  # closed by us
+                raise Cancelled("the rewrite was cancelled") from None
             self.note_failure(host, error)
             raise
+        finally:
+            wire.ON_CONNECT.reset(told)
+        if not all([opening.discard(c) for c in connections]):  # closed by us meanwhile
+            stream.close()
+            self.book.end(flight)
+            raise Cancelled("the rewrite was cancelled")
         attempt = Attempt(self, server, stream, flight)
         if not opening.add(stream):
             attempt.failed(Cancelled("the rewrite was cancelled"))
@@ -352,6 +397,8 @@ class _Race:
         self.chat = chat
         self.deadline = deadline
         self.opening = opening
+        import queue
+
         self.results: queue.Queue[tuple[Attempt | None, BaseException | None]] = queue.Queue()
         self.lock = threading.Lock()
         self.won = False
@@ -405,6 +452,8 @@ class _Race:
         self.results.put((attempt, None))
 
     def _next(self, seconds: float) -> tuple[Attempt | None, BaseException | None] | None:
+        import queue
+
         try:
             return self.results.get(timeout=seconds)
         except queue.Empty:
@@ -481,6 +530,8 @@ def make_router(
     """The router for `settings`: with several hosts, one sharing the record of hosts."""
     if len(settings.hosts) < 2:
         return Router(settings, memo, NullBook(), warn=warn)
+    import random
+
     from . import paths
 
-    return Router(settings, memo, HostBook(paths.cache_dir()), warn=warn)
+    return Router(settings, memo, HostBook(paths.cache_dir()), warn=warn, rng=random.Random())

@@ -12,6 +12,7 @@ All socket and HTTP failures become RewriteError subclasses here, and only here.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import re
 import socket
@@ -251,6 +252,13 @@ class Response:
         return self._error("closed the connection before the reply was complete")
 
 
+# Told of each connection a request opens on this thread or task, so that a caller who
+# gives up (a lost hedging race) can close it while it still waits for the response head.
+ON_CONNECT: contextvars.ContextVar[Callable[[socket.socket], None] | None] = contextvars.ContextVar(
+    "rewrite_on_connect", default=None
+)
+
+
 def request(
     host: Host,
     method: str,
@@ -269,6 +277,8 @@ def request(
     payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
     head = _head(host, method, path, len(payload))
     sock = _connect(host, connect_timeout if timeout is None else min(connect_timeout, timeout))
+    if (told := ON_CONNECT.get()) is not None:
+        told(sock)
     sock.settimeout(timeout)
     try:
         sock.sendall(head + payload)

@@ -91,9 +91,12 @@ def test_the_order_holds_every_host_once_least_loaded_first(loads: list[int], se
     assert counts == sorted(counts)
 
 
-def test_ties_are_broken_at_random() -> None:
-    firsts = Counter(order([A, B, C], views(), MODEL, random.Random(s))[0].url for s in range(300))
-    assert set(firsts) == {A.url, B.url, C.url} and min(firsts.values()) > 60
+def test_an_idle_pool_shares_by_weight() -> None:
+    heavy, rng = C.replace(weight=2.0), random.Random(5)
+    idle = views(a=loaded(), b=loaded(), c=loaded())
+    firsts = Counter(order([A, B, heavy], idle, MODEL, rng)[0].url for _ in range(8000))
+    assert firsts[heavy.url] / 8000 == pytest.approx(0.5, abs=0.03)
+    assert firsts[A.url] / 8000 == pytest.approx(0.25, abs=0.03)
 
 
 def test_the_model_stays_where_it_is_loaded_until_that_host_is_busier() -> None:
@@ -147,14 +150,17 @@ def test_a_failure_is_shared_with_another_process(tmp_path: Path) -> None:
     assert not one.views([A.url])[A.url].is_down()
 
 
-def test_cooldowns_double_up_to_a_bound(tmp_path: Path) -> None:
+def test_cooldowns_double_up_to_a_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = HostBook(str(tmp_path))
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
     cooldowns = []
     for _ in range(8):
-        before = time.time()
-        cooldowns.append(book.failed(A.url, "refused") - before)
-    expected = [min(LONGEST_COOLDOWN, FIRST_COOLDOWN * 2**n) for n in range(8)]  # 2 ... 60
-    assert [round(c) for c in cooldowns] == expected
+        until = book.failed(A.url, "refused")
+        assert book.failed(A.url, "refused meanwhile") == until  # the same failure
+        cooldowns.append(until - clock[0])
+        clock[0] = until  # the cooldown is over: the next failure is the next in a row
+    assert cooldowns == [min(LONGEST_COOLDOWN, FIRST_COOLDOWN * 2**n) for n in range(8)]
     assert book.views([A.url])[A.url].failures == 8
 
 
