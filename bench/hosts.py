@@ -2,8 +2,9 @@
 
     python bench/hosts.py [--requests 120] [--record]
 
-Every host is an Ollama stand-in with 2 slots (OLLAMA_NUM_PARALLEL 2: more requests queue)
-and a fixed per-token delay, so a host's capacity is known and the client's work shows:
+Every host is an Ollama stand-in in its own process, with 2 slots (OLLAMA_NUM_PARALLEL 2:
+more requests queue) and a fixed per-token delay, so a host's capacity is known and the
+client's work shows (the stand-ins echo the text: the guard passes it unchanged):
 
 - throughput: the same number of rewrites, from enough threads to fill every slot, over
   1, 2, 3 and 4 hosts; the target is at least 0.9 x N times one host's rate;
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -34,24 +35,18 @@ from rewrite import Engine, RewriteRequest  # noqa: E402
 from rewrite.config import Settings  # noqa: E402
 from rewrite.hosts import parse_host  # noqa: E402
 from rewrite.settings import CacheSettings, RoutingSettings  # noqa: E402
-from tests.standin import StandIn, echo_text  # noqa: E402
+from rewrite.warm import warm_hosts  # noqa: E402
 
 TOKEN_DELAY = 0.01  # seconds a token: a rewrite of ~12 words is ~0.2 s of one slot
 SLOTS = 2
 WORDS = ["maple", "river", "quiet", "seven", "paper", "lantern", "harbor", "winter", "copper"]
 
 
-def fixed(body: dict[str, Any]) -> str:
-    text = echo_text(body["messages"][-1]["content"])
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."
-
-
 def sentence(n: int) -> str:
     return f"note {n} " + " ".join(WORDS[(n * 7 + k * 3) % len(WORDS)] for k in range(10))
 
 
-def engine(servers: list[StandIn], *, hedge: bool = False, num_ctx: int = 2048) -> Engine:
+def engine(servers: list[Server], *, hedge: bool = False, num_ctx: int = 2048) -> Engine:
     return Engine(
         Settings(
             hosts=tuple(parse_host(server.url) for server in servers),
@@ -62,13 +57,31 @@ def engine(servers: list[StandIn], *, hedge: bool = False, num_ctx: int = 2048) 
     )
 
 
-def pool(count: int, first_token_delay: float = 0.0) -> list[StandIn]:
-    return [
-        StandIn(
-            reply=fixed, token_delay=TOKEN_DELAY, slots=SLOTS, first_token_delay=first_token_delay
-        ).start()
-        for _ in range(count)
-    ]
+class Server:
+    """A stand-in in a process of its own, as a real server is: the client's work and the
+    servers' do not share one interpreter lock."""
+
+    def __init__(self, first_token_delay: float) -> None:
+        command = [sys.executable, "-m", "tests.standin", "--port", "0", "--slots", str(SLOTS)]
+        command += [
+            "--token-delay",
+            str(TOKEN_DELAY),
+            "--first-token-delay",
+            str(first_token_delay),
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()  # "Ollama stand-in listening on URL (...)"
+        self.url = first.split(" listening on ", 1)[1].split()[0]
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # its log
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def pool(count: int, first_token_delay: float = 0.0) -> list[Server]:
+    return [Server(first_token_delay) for _ in range(count)]
 
 
 def run_all(work: Engine, requests: list[RewriteRequest], threads: int) -> list[float]:
@@ -139,7 +152,7 @@ def tail(hedge: bool, requests: int) -> list[float]:
     servers = pool(2) + pool(1, first_token_delay=1.0)
     try:
         work = engine(servers, hedge=hedge)
-        run_all(work, [RewriteRequest(sentence(n), "fix", use_cache=False) for n in range(6)], 6)
+        warm_hosts(work)  # loaded everywhere, and known to be: the slow host is asked too
         batch = [RewriteRequest(sentence(n), "fix", use_cache=False) for n in range(requests)]
         return run_all(work, batch, 3)
     finally:
