@@ -88,7 +88,7 @@ def common_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="URL",
         help="server, [scheme://][user:pass@]host[:port][/path]; a path ending in /v1 is an "
-        "OpenAI-compatible server; repeat to fall back "
+        "OpenAI-compatible server; repeat for a pool that shares the work "
         "(default: OLLAMA_HOST, the config, http://127.0.0.1:11434)",
     )
     group.add_argument(
