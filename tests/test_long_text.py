@@ -156,3 +156,25 @@ def test_the_shell_and_editors_see_the_paragraphs_in_order(three: list[StandIn])
     pieces = list(stream)
     assert "".join(pieces) == "\n\n".join(map(fixed, paragraphs))
     assert stream.result is not None and stream.result.text == "".join(pieces)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_the_editor_gets_a_long_selection_back_as_one_edit(standin: StandIn) -> None:
+    from lsprotocol import types
+
+    from tests.test_lsp_hardening import offered, press, start
+
+    standin.reply = fix_reply
+    paragraphs = [paragraph(n) for n in range(10)]
+    text = "\n\n".join(paragraphs) + "\n"
+    options = {"options": {"num_ctx": SMALL_CONTEXT}, "lsp": {"prefetch": False}}
+    editor = await start(standin.url, options=options)
+    try:
+        editor.open("file:///long.md", text)
+        everything = types.Range(types.Position(0, 0), types.Position(len(paragraphs) * 2, 0))
+        await press(editor, await offered(editor, "file:///long.md", everything), "long")
+        assert await editor.ended("long") == "applied"
+        assert editor.texts["file:///long.md"] == "\n\n".join(map(fixed, paragraphs)) + "\n"
+        assert len(editor.edits) == 1 and rewrites([standin]) == 10
+    finally:
+        await editor.client.shutdown_session()
