@@ -8,6 +8,7 @@ unchanged when the rewrite fails, so a filter never loses the user's text.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from importlib import import_module
 
@@ -16,6 +17,7 @@ from .cli_common import (
     EXIT_CODES_HELP,
     ExitCode,
     OutputFailed,
+    Parser,
     Terminated,
     common_options,
     exit_code,
@@ -31,6 +33,7 @@ from .cli_common import (
 )
 from .engine import Engine, RewriteRequest
 from .errors import InputError, ModelNotFound, RewriteError, UsageError
+from .prose import marked_prose
 from .results import RewriteResult
 
 TYPE_CHECKING = False
@@ -53,7 +56,7 @@ _VALUE_OPTIONS = {"--host", "--model", "--config", "--to", "--param", "-p", "--i
 
 
 def _rewrite_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rewrite",
         usage="rewrite [options] ACTION [TEXT ...]\n"
         "       rewrite [options] --instruction TEXT [TEXT ...]\n"
@@ -89,6 +92,12 @@ def _rewrite_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="neither read nor write the cache of earlier rewrites",
     )
+    parser.add_argument(
+        "--no-prose",
+        action="store_true",
+        help="send comment and quote markers (#, //, >, ...) to the model too; by default, "
+        "when every line starts with the same marker, only the words after it are rewritten",
+    )
     parser.add_argument("--version", action="version", version=f"rewrite {__version__}")
     common_options(parser)
     return parser
@@ -104,11 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _first_word(args: list[str]) -> str | None:
+    """The command a word names, unless it is text: after `--`, or once --instruction is
+    given (then every word is text: `rewrite -i "make it formal" status update please`)."""
     skip = False
     for arg in args:
         if skip:
             skip = False
-        elif arg == "--":
+        elif arg == "--" or _is_instruction(arg):
             return None
         elif arg.startswith("-"):
             skip = arg in _VALUE_OPTIONS
@@ -117,14 +128,20 @@ def _first_word(args: list[str]) -> str | None:
     return None
 
 
+def _is_instruction(arg: str) -> bool:
+    return arg in ("-i", "--instruction") or arg.startswith(("--instruction=", "-i="))
+
+
 def _rewrite_command(argv: list[str]) -> int:
-    args = _rewrite_parser().parse_intermixed_args(argv)
-    if not args.words and args.instruction is None:
-        say(
-            "name an action (`rewrite actions` lists them) or give --instruction; "
-            "see rewrite --help"
-        )
-        return ExitCode.USAGE
+    try:
+        args = _rewrite_parser().parse_intermixed_args(argv)
+        if not args.words and args.instruction is None:
+            raise UsageError(
+                "name an action (`rewrite actions` lists them) or give --instruction; "
+                "see rewrite --help"
+            )
+    except UsageError as error:  # a filter still gives its text back
+        return _refuse_usage(error)
     received: list[bytes] = []  # stdin as it arrives, to give back if stopped mid-read
     original: _Input | None = None
     with signals_raise():
@@ -153,13 +170,35 @@ def _read_input(args: argparse.Namespace, received: list[bytes]) -> _Input:
     return _Input.from_words(words) if words else _Input.from_stdin(received)
 
 
+def _refuse_usage(error: UsageError) -> int:
+    """A usage error: one line, exit 2, and stdin (when it is not a terminal) given back,
+    so that a filter replaces a selection with itself rather than with nothing."""
+    if sys.stdin is None or is_terminal(sys.stdin):
+        say(str(error))
+        return ExitCode.USAGE
+    received: list[bytes] = []
+    with signals_raise(), contextlib.suppress(KeyboardInterrupt, Terminated):
+        _Input.from_stdin(received)
+    return _fail(ExitCode.USAGE, str(error), _Input(b"".join(received)), as_json=False)
+
+
 def _rewrite(args: argparse.Namespace, original: _Input) -> RewriteResult:
     action = "" if args.instruction is not None else args.words[0]
     params = _params(args.param, args.to)
+    text = original.text()
+    marked = None if args.no_prose else marked_prose(text)
     request = RewriteRequest(
-        original.text(), action, args.instruction, params, use_cache=not args.no_cache
+        marked.prose.text if marked else text,
+        action,
+        args.instruction,
+        params,
+        model=args.model,  # the flag wins over the action's own model
+        use_cache=not args.no_cache,
     )
-    return _rewrite_pulling(Engine(settings_from(args), warn=warn), request)
+    engine = Engine(settings_from(args), warn=warn)
+    streaming = marked is None and not args.json and is_terminal(sys.stdout)
+    result = _rewrite_pulling(engine, request, streaming)
+    return result.replace(text=marked.join(result.text)) if marked else result
 
 
 def _print(result: RewriteResult, original: _Input, as_json: bool) -> int:
@@ -177,11 +216,12 @@ def _print(result: RewriteResult, original: _Input, as_json: bool) -> int:
     return ExitCode.OK
 
 
-def _rewrite_pulling(engine: Engine, request: RewriteRequest) -> RewriteResult:
+def _rewrite_pulling(engine: Engine, request: RewriteRequest, streaming: bool) -> RewriteResult:
     """Rewrite; when the model is missing and a person is watching stderr, pull it first
     (config auto_pull), so the very first rewrite on a new machine just works."""
+    run = _stream_to_terminal if streaming else Engine.rewrite
     try:
-        return engine.rewrite(request)
+        return run(engine, request)
     except ModelNotFound as missing:
         if not (missing.pullable and engine.settings.auto_pull and is_terminal(sys.stderr)):
             raise
@@ -193,7 +233,27 @@ def _rewrite_pulling(engine: Engine, request: RewriteRequest) -> RewriteResult:
         except KeyboardInterrupt:
             say(RESUME_HINT.replace("run the same command", f"run `rewrite pull {missing.model}`"))
             raise
-        return engine.rewrite(request)
+        return run(engine, request)
+
+
+def _stream_to_terminal(engine: Engine, request: RewriteRequest) -> RewriteResult:
+    """At a terminal, the cleaned text as it arrives (a pipe or a file gets all or nothing);
+    the result's text is then what is left to print: the end of the line."""
+    stream = engine.stream(request)
+    shown = False
+    try:
+        for piece in stream:
+            write_text(piece.encode("utf-8", "surrogateescape"))
+            shown = True
+    except BaseException:
+        if shown:  # what failed part-way is not left looking like the answer
+            write_text(b"\n")
+        raise
+    assert stream.result is not None
+    result = stream.result
+    if not shown:
+        return result
+    return result.replace(text="\n" if result.text.endswith(("\n", "\r")) else "")
 
 
 class _Input:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from .errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import NoReturn, TextIO
 
 
 class ExitCode(IntEnum):
@@ -112,15 +113,53 @@ def exit_code(error: RewriteError) -> ExitCode:
     return next((code for kind, code in codes if isinstance(error, kind)), ExitCode.FAILED)
 
 
+LOG_NAME = "rewrite.log"  # in the state directory: messages stderr could not carry
+_LONGEST_LOG = 1 << 20
+
+
 def say(message: str) -> None:
-    """One line on stderr, safe for a terminal; nothing at all when stderr is closed (never
-    into stdout, where it would land ahead of the user's text)."""
+    """One line on stderr, safe for a terminal; nothing at all when stderr is closed. When
+    stderr is the very file stdout is (an editor's filter: Vim's `2>&1`), the line goes to
+    the log in the state directory instead, so that stdout holds the text alone."""
     from .terminal import one_line
 
     if sys.stderr is None:
         return
+    line = f"rewrite: {one_line(message)}"
+    if stderr_is_stdout():
+        log(line)
+        return
     with contextlib.suppress(OSError, ValueError):
-        print(f"rewrite: {one_line(message)}", file=sys.stderr, flush=True)
+        print(line, file=sys.stderr, flush=True)
+
+
+@functools.cache
+def stderr_is_stdout() -> bool:
+    """Whether fds 1 and 2 are one file that is not a terminal (a terminal shows both)."""
+    try:
+        out, err = os.fstat(1), os.fstat(2)
+    except OSError:
+        return False
+    same = (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
+    return same and not os.isatty(1)
+
+
+def log(line: str) -> None:
+    """Append `line` to the message log (kept under a megabyte: the older half goes)."""
+    import time
+
+    from . import paths
+
+    folder = paths.state_dir()
+    path = os.path.join(folder, LOG_NAME)
+    with contextlib.suppress(OSError):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.path.exists(path) and os.path.getsize(path) > _LONGEST_LOG:
+            os.replace(path, path + ".old")
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as file:
+            file.write(f"{stamp} {line}\n")
 
 
 def warn(message: str) -> None:
@@ -207,10 +246,16 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line and exit code 2 (a UsageError), never the
+    usage text and a traceback-like second line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def command_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=f"rewrite {name}", description=description, formatter_class=help_formatter
-    )
+    parser = Parser(prog=f"rewrite {name}", description=description, formatter_class=help_formatter)
     common_options(parser)
     return parser
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from .frame import to_lf
 from .record import Record
 
 TYPE_CHECKING = False
@@ -180,3 +181,27 @@ def join_prose(prose: Prose, rewritten: str) -> str:
         lines = _rewrap(lines, prose.width - len(prose.prefix))
     marked = (prose.prefix + line if line else prose.bare_prefix for line in lines)
     return "\n".join(marked) + prose.end
+
+
+class Marked(Record):
+    """A text whose every line carries one marker: its prose, and how to put it back."""
+
+    __slots__ = ("newline", "prose")
+
+    def __init__(self, prose: Prose, newline: str) -> None:
+        self.prose = prose
+        self.newline = newline
+
+    def join(self, rewritten: str) -> str:
+        """The rewrite of the prose, with the markers and the text's own line endings."""
+        return join_prose(self.prose, to_lf(rewritten)).replace("\n", self.newline)
+
+
+def marked_prose(text: str) -> Marked | None:
+    """`text` (any line endings) as prose when every line starts with the same comment or
+    quote marker and a blank after it (`# note`, not `#hashtag` or `--verbose`), else None."""
+    if not text.strip():
+        return None
+    newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text else "\n"
+    prose = split_prose(to_lf(text))
+    return Marked(prose, newline) if prose.prefix.endswith((" ", "\t")) else None

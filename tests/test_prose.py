@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewrite.prose import Prose, join_prose, split_prose
+from rewrite.prose import Prose, join_prose, marked_prose, split_prose
 
 INDENTS = ("", " ", "    ", "\t", "  \t")
 MARKERS = (
@@ -448,3 +448,22 @@ def test_a_filled_comment_with_short_lines_counts_as_hard_wrapped() -> None:
     assert join_prose(prose, "This comment's first line is long enough, and so is its second.") == (
         "# This comment's first line is long enough, and so\n# is its second."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "prose"),
+    [
+        ("# their going\n# too the store\n", "their going\ntoo the store"),
+        ("  // one\r\n  // two\r\n", "one\ntwo"),
+        ("> quoted line\n", "quoted line"),
+        ("#hashtag of the day\n", None),
+        ("--verbose is not an option", None),
+        ("plain words\n", None),
+        ("\n\n", None),
+    ],
+)
+def test_the_filter_takes_markers_off_only_for_real_comments(text: str, prose: str | None) -> None:
+    marked = marked_prose(text)
+    assert (marked.prose.text if marked else None) == prose
+    if marked is not None:  # an unchanged rewrite comes back byte for byte
+        assert marked.join(marked.prose.text) == text
