@@ -29,11 +29,11 @@ def config_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from . import configdoc
 
+    path, _ = config_path(Overrides(config=args.config))
     if args.init:
-        path, _ = config_path(Overrides(config=args.config))
         write(f"wrote {configdoc.write_starter(path, force=args.force)}\n")
     else:
-        write(configdoc.render(settings_from(args)))
+        write(configdoc.render(settings_from(args), looked_at=path))
     return ExitCode.OK
 
 
@@ -85,7 +85,9 @@ def warm_command(argv: list[str]) -> int:
         for host, error in failed:
             warn(f"not warmed on {host}: {error}")
         if not ready:
-            raise engine.router.telling(args.model or settings.model, [e for _, e in failed])
+            raise engine.router.telling(
+                args.model or settings.model_for(settings.default_action), [e for _, e in failed]
+            )
     for result in ready:
         kept = (
             f"kept loaded for {settings.keep_alive} after each request"

@@ -157,5 +157,17 @@ class Settings(Record):
         self.lsp = lsp or LspSettings()
         self.deadline = deadline
 
+    def model_for(self, action: str) -> str:
+        """The model a rewrite with `action` uses when no flag names one: the action's own
+        `model:`, else the configured model. (A flag, `--model` or `/model`, wins over both.)"""
+        chosen = self.actions.get(action)
+        return (chosen.model if chosen else None) or self.model
+
+    @property
+    def default_action(self) -> str:
+        """The action rewrites start with: the editor's prefetch, else fix."""
+        prefetch = self.lsp.prefetch
+        return prefetch if prefetch and prefetch in self.actions else "fix"
+
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")

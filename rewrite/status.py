@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .hosts import Host
+    from .settings import Settings
 
 PROBE_TIMEOUT_CAP = 5.0  # seconds: these requests never load a model
 INDEFINITE_SECONDS = 366 * 86_400  # keep_alive -1 shows as an expiry centuries away
@@ -442,7 +443,11 @@ def size_words(size: int) -> str:
 
 
 def render_json(
-    judged: Sequence[tuple[HostFacts, Judgement]], model: str, num_ctx: int | None, now: float
+    judged: Sequence[tuple[HostFacts, Judgement]],
+    model: str,
+    num_ctx: int | None,
+    now: float,
+    others: Sequence[OtherModel] = (),
 ) -> str:
     hosts = [
         {
@@ -454,7 +459,12 @@ def render_json(
         }
         for facts, judgement in judged
     ]
-    document = {"model": model, "num_ctx": num_ctx, "hosts": hosts}
+    document = {
+        "model": model,
+        "num_ctx": num_ctx,
+        "hosts": hosts,
+        "other_models": [other.as_dict() for other in others],
+    }
     return json.dumps(document, ensure_ascii=False) + "\n"
 
 
@@ -485,7 +495,57 @@ def status_command(argv: list[str]) -> int:
     if len(settings.hosts) > 1:
         found = routing_facts(settings.hosts, found)
     now = time.time()
-    judged = [(facts, judge(facts, settings.model, num_ctx, now)) for facts in found]
-    render = render_json if args.json else render_text
-    write(render(judged, settings.model, num_ctx, now))
+    model = settings.model if args.model else settings.model_for(settings.default_action)
+    judged = [(facts, judge(facts, model, num_ctx, now)) for facts in found]
+    others = other_models(settings, model, found, num_ctx, now)
+    if args.json:
+        write(render_json(judged, model, num_ctx, now, others))
+    else:
+        write(render_text(judged, model, num_ctx, now) + render_others(others))
     return exit_code_for(judgement.state for _, judgement in judged)
+
+
+class OtherModel(Record):
+    """A model some actions name, other than the one judged above, and where it can run."""
+
+    __slots__ = ("actions", "model", "ready_on")
+
+    def __init__(self, model: str, actions: tuple[str, ...], ready_on: tuple[str, ...]) -> None:
+        self.model = model
+        self.actions = actions
+        self.ready_on = ready_on  # the hosts that have it (loaded or not)
+
+
+def other_models(
+    settings: Settings, model: str, found: Sequence[HostFacts], num_ctx: int | None, now: float
+) -> list[OtherModel]:
+    """Every other model the actions use, each with the hosts that could run it."""
+    users: dict[str, list[str]] = {}
+    for name in sorted(settings.actions):
+        used = settings.model_for(name)
+        if model_key(used) != model_key(model):
+            users.setdefault(used, []).append(name)
+    return [
+        OtherModel(
+            used,
+            tuple(names),
+            tuple(
+                facts.url
+                for facts in found
+                if judge(facts, used, num_ctx, now).state in (READY, COLD)
+            ),
+        )
+        for used, names in users.items()
+    ]
+
+
+def render_others(others: Sequence[OtherModel]) -> str:
+    lines = []
+    for other in others:
+        who = ", ".join(other.actions)
+        if other.ready_on:
+            lines.append(f"{other.model} ({who}): on {', '.join(other.ready_on)}")
+        else:
+            fix = f"`rewrite pull {other.model}`, or another model: for these actions"
+            lines.append(f"warning: {other.model} ({who}) is on no server: {fix}")
+    return ("\nother models the actions use\n" + "\n".join(lines) + "\n") if lines else ""

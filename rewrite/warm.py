@@ -51,7 +51,7 @@ def warm_up(engine: Engine, model: str | None = None) -> WarmResult:
     from .routing import route
 
     settings = engine.settings
-    name = model or settings.model
+    name = model or settings.model_for(settings.default_action)
     if len(settings.hosts) > 1:
         ready, failed = warm_hosts(engine, name)
         if ready:
@@ -70,7 +70,7 @@ def warm_hosts(
     """Load `model` on each host that serves it (all of them, or the `routing.warm` best),
     at once; what became ready, and what failed where."""
     settings, router = engine.settings, engine.router
-    name = model or settings.model
+    name = model or settings.model_for(settings.default_action)
     hosts = router.order(name)
     count = settings.routing.warm
     chosen = hosts if count == "all" else hosts[: int(count)]

@@ -550,8 +550,9 @@ def test_json_shape(standin: StandIn, run_cli: RunCli, isolated_home: Path) -> N
     )
     assert run.code == 0, run.stderr
     result = json.loads(run.stdout)
-    assert set(result) == {"model", "num_ctx", "hosts"}
+    assert set(result) == {"model", "num_ctx", "hosts", "other_models"}
     assert (result["model"], result["num_ctx"]) == ("gemma3:1b", 1024)
+    assert result["other_models"] == []  # every action uses the configured model
     down, up = result["hosts"]
     keys = {"url", "api", "reachable", "error", "version", "models", "loaded", "verdict"}
     keys |= {"warnings", "routing"}  # routing: with several hosts, each one's state
@@ -589,3 +590,35 @@ def test_json_shape(standin: StandIn, run_cli: RunCli, isolated_home: Path) -> N
     assert parse_rfc3339(loaded["expires_at"]) is not None
     assert up["verdict"] == "ready: gemma3:1b loaded on GPU, expires in 9 min"
     assert up["warnings"] == []
+
+
+def test_status_judges_the_model_the_default_action_uses(
+    standin: StandIn, run_cli: RunCli, isolated_home: Path
+) -> None:
+    write_config(
+        isolated_home,
+        "actions:\n  fix:\n    model: llama3.2:3b\n"
+        "  pirate:\n    description: Pirate\n    instruction: Say it like a pirate.\n",
+    )
+    run = run_cli("status")
+    assert run.code == 4, run.text  # every `rewrite fix` would exit 4 too
+    assert run.text.startswith("model llama3.2:3b,") and "missing: llama3.2:3b" in run.text
+    others = "concise, formal, friendly, pirate, rephrase, simplify, translate"
+    assert f"qwen2.5:1.5b ({others}): on {standin.url}" in run.text
+    flag = run_cli("status", "--model", "qwen2.5:1.5b")
+    assert flag.code == 0 and flag.text.startswith("model qwen2.5:1.5b,")
+
+
+def test_status_warns_of_a_model_some_action_names_that_no_server_has(
+    standin: StandIn, run_cli: RunCli, isolated_home: Path
+) -> None:
+    write_config(
+        isolated_home,
+        "actions:\n  pirate:\n    description: Pirate\n    instruction: Say it like a pirate.\n"
+        "    model: gone:7b\n",
+    )
+    run = run_cli("status")
+    assert run.code == 0
+    assert "warning: gone:7b (pirate) is on no server: `rewrite pull gone:7b`" in run.text
+    document = json.loads(run_cli("status", "--json").stdout)
+    assert document["other_models"] == [{"model": "gone:7b", "actions": ["pirate"], "ready_on": []}]
