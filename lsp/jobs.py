@@ -202,7 +202,7 @@ class Jobs:
         self._adopt_prefetch(job)
         newline = newline_of(job.document.text)
         prose = split_prose(to_lf(job.text))
-        request = RewriteRequest(prose.text, job.action)
+        request = RewriteRequest(prose.text, job.action, model=self.server.overrides.model)
         result = await rewrite_async(self.server.engine, request)
         replacement = join_prose(prose, result.text).replace("\n", newline)
         self.server.log_rewrite(job.action, job.text, replacement, result.timings.wall_ms)
@@ -233,7 +233,9 @@ class Jobs:
     async def _prefetch(self, text: str, action: str) -> None:
         # A prefetch is only a guess: the real request reports its own errors.
         with contextlib.suppress(RewriteError, asyncio.CancelledError):
-            request = RewriteRequest(split_prose(to_lf(text)).text, action)
+            request = RewriteRequest(
+                split_prose(to_lf(text)).text, action, model=self.server.overrides.model
+            )
             await rewrite_async(self.server.engine, request)
 
     def _adopt_prefetch(self, job: Job) -> None:

@@ -8,7 +8,6 @@ to the editor (window/logMessage), never to stdout, which carries the protocol.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
@@ -20,7 +19,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from rewrite import __version__
-from rewrite.config import Settings, load_settings
+from rewrite.config import Overrides, Settings, load_settings
 from rewrite.engine import Engine
 from rewrite.errors import ConfigError
 from rewrite.warm import KeepWarm
@@ -96,8 +95,9 @@ def _prefer_utf8(capabilities: types.ClientCapabilities) -> None:
 
 
 class RewriteServer(LanguageServer):
-    def __init__(self) -> None:
+    def __init__(self, overrides: Overrides | None = None) -> None:
         super().__init__("rewrite-lsp", __version__, protocol_cls=RewriteProtocol)
+        self.overrides = overrides or Overrides()  # --host, --model, --config: over any layer
         self.settings = Settings()
         self.engine = Engine(self.settings)
         self.keeper: KeepWarm | None = None
@@ -125,7 +125,9 @@ class RewriteServer(LanguageServer):
         layers = {**self.layers, name: data}
         warnings: list[str] = []
         try:
-            settings = load_settings(layers=list(layers.items()), warn=warnings.append)
+            settings = load_settings(
+                self.overrides, layers=list(layers.items()), warn=warnings.append
+            )
         except ConfigError as error:
             self.tell(f"rewrite settings not applied: {error}", types.MessageType.Error)
             return
@@ -173,9 +175,9 @@ class RewriteServer(LanguageServer):
         self.log(f"rewrite {action} in {wall_ms:.1f} ms{detail}")
 
 
-def create_server() -> RewriteServer:
+def create_server(overrides: Overrides | None = None) -> RewriteServer:
     """A server with its handlers registered (one per process: it owns stdin and stdout)."""
-    server = RewriteServer()
+    server = RewriteServer(overrides)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: RewriteServer, params: types.InitializeParams) -> None:
@@ -273,15 +275,25 @@ def _can_pull_configuration(ls: RewriteServer) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from rewrite.cli_common import ExitCode, Parser, common_options, help_formatter, say
+    from rewrite.errors import UsageError
+
+    parser = Parser(
         prog="rewrite-lsp",
         description="The rewrite language server: speaks LSP over stdio. Configure your "
-        "editor to start it; editor-configs/ has ready configurations.",
+        "editor to start it; editor-configs/ has ready configurations. The flags win over "
+        "the editor's settings and the config file.",
+        formatter_class=help_formatter,
     )
     parser.add_argument("--version", action="version", version=f"rewrite-lsp {__version__}")
-    parser.parse_args(sys.argv[1:] if argv is None else argv)
+    common_options(parser)
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as error:
+        say(str(error))
+        return ExitCode.USAGE
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    create_server().start_io()
+    create_server(Overrides(tuple(args.host), args.model, args.config)).start_io()
     return 0
 
 
