@@ -56,7 +56,8 @@ options:
 timeout: 60
 deadline: 120
 
-# Longer input is refused with exit code 2.
+# Longer input is refused with exit code 2. One request holds about 2,000 characters with
+# num_ctx 2048; longer text is rewritten paragraph by paragraph, all at once.
 max_input_chars: 20000
 
 # Rewrites are remembered in $XDG_CACHE_HOME/rewrite/cache.sqlite3; a repeat is answered
@@ -114,9 +115,23 @@ def write_starter(path: str, *, force: bool) -> str:
     return path
 
 
-def render(settings: Settings) -> str:
-    """The settings as YAML, each top-level value followed by a comment naming its source."""
-    file_note = str(settings.config_file) if settings.config_file else "none (defaults in use)"
+_MEANING = {  # what a value that is not self-evident does
+    "autostart": {
+        None: "start `ollama serve` only for http://127.0.0.1:11434",
+        True: "start `ollama serve` for any host on this machine",
+        False: "never start `ollama serve`",
+    },
+}
+
+
+def render(settings: Settings, looked_at: str | None = None) -> str:
+    """The settings as YAML, each top-level value followed by a comment naming its source.
+    `looked_at`: the config file that was looked for, to name when there is none."""
+    if settings.config_file:
+        file_note = str(settings.config_file)
+    else:
+        where = f" at {looked_at}" if looked_at else ""
+        file_note = f"none{where} (defaults in use; `rewrite config --init` writes one)"
     lines = [f"# config file: {file_note}"]
     values: dict[str, Any] = {
         "hosts": [_host(host) for host in settings.hosts],
@@ -134,7 +149,9 @@ def render(settings: Settings) -> str:
         "routing": settings.routing.as_dict(),
     }
     for key, value in values.items():
-        lines.append(f"{key}: {_flow(value)}  # {settings.source(key)}")
+        meaning = _MEANING[key].get(value) if key in _MEANING else None
+        note = f"{settings.source(key)}: {meaning}" if meaning else settings.source(key)
+        lines.append(f"{key}: {_flow(value)}  # {note}")
     lines.append(f"actions:  # {settings.source('actions')}")
     for name, action in sorted(settings.actions.items()):
         origin = "built-in" if BUILTIN_ACTIONS.get(name) == action else "config"

@@ -288,3 +288,16 @@ def test_bad_routing_settings_are_config_errors(isolated_home: Path, text: str, 
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert str(raised.value).startswith(f"{path}:1: {says}")
+
+
+def test_rewrite_config_names_the_file_it_looked_for_and_what_unset_means(
+    run_cli: RunCli, isolated_home: Path
+) -> None:
+    run = run_cli("config")
+    looked = isolated_home / "config" / "rewrite" / "config.yaml"
+    assert run.text.splitlines()[0] == (
+        f"# config file: none at {looked} (defaults in use; `rewrite config --init` writes one)"
+    )
+    assert "autostart: null  # default: start `ollama serve` only for http://127.0.0.1:11434" in (
+        run.text
+    )
