@@ -33,12 +33,13 @@ from .cli_common import (
 )
 from .engine import Engine, RewriteRequest
 from .errors import InputError, ModelNotFound, RewriteError, UsageError
-from .prose import marked_prose
 from .results import RewriteResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from .prose import Marked
 
 COMMANDS_HELP = """commands:
   actions     list the actions, one line each
@@ -186,7 +187,7 @@ def _rewrite(args: argparse.Namespace, original: _Input) -> RewriteResult:
     action = "" if args.instruction is not None else args.words[0]
     params = _params(args.param, args.to)
     text = original.text()
-    marked = None if args.no_prose else marked_prose(text)
+    marked = None if args.no_prose else _marked(text)
     request = RewriteRequest(
         marked.prose.text if marked else text,
         action,
@@ -214,6 +215,18 @@ def _print(result: RewriteResult, original: _Input, as_json: bool) -> int:
             say("the output could not be written")
         return failed.code
     return ExitCode.OK
+
+
+def _marked(text: str) -> Marked | None:
+    """The text as comment prose, when its first line starts like a comment or a quote."""
+    if text.lstrip()[:1] not in _MARKER_STARTS:
+        return None  # most text: not even the module that would say so is imported
+    from .prose import marked_prose
+
+    return marked_prose(text)
+
+
+_MARKER_STARTS = tuple("#/-;%>*")
 
 
 def _rewrite_pulling(engine: Engine, request: RewriteRequest, streaming: bool) -> RewriteResult:
