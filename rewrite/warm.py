@@ -155,6 +155,7 @@ class KeepWarm:
         self.engine = engine
         self.model = model
         self.state = "loading"
+        self.error: BaseException | None = None  # what the last warm-up failed with
         self.warm_ups = 0
         self._on_change = on_change
         self._stop = threading.Event()
@@ -178,10 +179,12 @@ class KeepWarm:
             try:
                 result = warm_up(self.engine, self.model)
             except Exception as error:  # a thread's failure would otherwise print a traceback
+                self.error = error
                 self._set_state(f"error: {error}")
                 pause = RETRY_SECONDS if interval is None else min(interval, RETRY_SECONDS)
             else:
                 self.warm_ups += 1
+                self.error = None
                 self._set_state("warm")
                 if interval is None or result.api != OLLAMA:  # the others keep models loaded
                     return
