@@ -22,6 +22,7 @@ from .errors import (
     Cancelled,
     InputError,
     RejectedReply,
+    RewriteError,
     ServerError,
     TooLongForContext,
     UsageError,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     AnyStream: TypeAlias = "RewriteStream | PartsStream"
 
 __all__ = ["Engine", "RewriteRequest", "RewriteResult", "RewriteStream", "Timings"]
+
+CANDIDATE_TEMPERATURE = 0.7  # enough for another wording from a small model, not for nonsense
 
 
 class _Plan(Record):
@@ -122,6 +125,21 @@ class Engine:
         assert stream.result is not None
         return stream.result
 
+    def cached(self, request: RewriteRequest) -> RewriteResult | None:
+        """The rewrite if the cache has it, without asking any server (None: it has not)."""
+        from .frame import restore_frame
+
+        try:
+            plan = self._plan(request)
+        except RewriteError:
+            return None
+        key = self._cache_key(plan) if plan.frame.body else None
+        known = self.cache.get(key) if key else None
+        if known is None:
+            return None
+        text = restore_frame(plan.frame, known)
+        return RewriteResult(text, plan.model, plan.action.name, cached=True)
+
     def stream(self, request: RewriteRequest) -> AnyStream:
         """Validate the request (raising at once for bad input) and return a stream to iterate.
         A text too long for one request is rewritten paragraph by paragraph (`longtext`)."""
@@ -146,6 +164,11 @@ class Engine:
         model = request.model or action.model or self.settings.model
         messages, schema = self._messages(request, action, frame.body)
         options = {**self.settings.options, **action.options}
+        if request.candidate:  # another answer: sampled, with a seed of its own
+            temperature = float(options.get("temperature", 0))
+            options.update(
+                temperature=max(temperature, CANDIDATE_TEMPERATURE), seed=request.candidate
+            )
         if frame.body:
             options["num_predict"] = self._reply_budget(messages, frame.body, options)
         return _Plan(request, action, frame, model, messages, options, schema)
@@ -185,8 +208,10 @@ class Engine:
         """The key of everything that shapes the reply, or None when it must not be cached."""
         caching = self.settings.cache
         deterministic = float(plan.options.get("temperature", 0.8)) == 0
-        if not (caching.enabled and plan.request.use_cache) or (
-            caching.deterministic_only and not deterministic
+        if (
+            not (caching.enabled and plan.request.use_cache)
+            or plan.request.candidate
+            or (caching.deterministic_only and not deterministic)
         ):
             return None
         try:  # hashlib's own built-in BLAKE2, without loading OpenSSL (about 3 ms)
@@ -304,8 +329,9 @@ class RewriteStream:
         except BaseException as error:
             engine._flights.land(key, flight, error=error)
             raise
-        engine._flights.land(key, flight, text=text)
+        # Cached before the flight lands: a request arriving in between finds one or the other.
         engine.cache.put(engine._cache_key(plan) or key, text, plan.model)
+        engine._flights.land(key, flight, text=text)
 
     def _known_or_lead(self, key: str) -> tuple[str, _Flight | None]:
         """The text from the cache or from an identical request in flight; or, with a
