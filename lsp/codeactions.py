@@ -66,8 +66,14 @@ def target_points(target: Target, source: str, encoding: str) -> Points:
 
 
 def code_actions(
-    target: Target, points: Points, actions: Mapping[str, Action]
+    target: Target,
+    points: Points,
+    actions: Mapping[str, Action],
+    candidates: int = 1,
+    candidate_actions: tuple[str, ...] = (),
 ) -> list[types.CodeAction]:
+    """One command per action; and for each of `candidate_actions`, one that offers
+    `candidates` different rewrites to choose from."""
     (start_line, start_char), (end_line, end_char) = points
     arguments: dict[str, Any] = {
         "uri": target.uri,
@@ -82,11 +88,16 @@ def code_actions(
     where = "Rewrite paragraph" if target.paragraph else "Rewrite"
     offered = []
     for name, action in actions.items():
-        title = f"{where}: {_lower_first(action.summary)}"
+        title = f"{where}: {lower_first(action.summary)}"
         command = types.Command(title, COMMAND, arguments=[{**arguments, "action": name}])
+        offered.append(types.CodeAction(title, kind=KIND, command=command))
+    for name in (n for n in candidate_actions if n in actions) if candidates > 1 else ():
+        title = f"{where}: {lower_first(actions[name].summary)} ({candidates} candidates)"
+        chosen = {**arguments, "action": name, "candidates": candidates}
+        command = types.Command(title, COMMAND, arguments=[chosen])
         offered.append(types.CodeAction(title, kind=KIND, command=command))
     return offered
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]

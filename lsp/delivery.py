@@ -20,14 +20,15 @@ from .positions import span_to_range
 
 if TYPE_CHECKING:
     from .documents import Document, Span
+    from .host import Host
     from .jobs import Job
-    from .server import RewriteServer
 
 CHANGED_DURING = "The document changed during the rewrite; nothing was replaced."
 
 
-async def deliver(server: RewriteServer, job: Job, replacement: str) -> str:
-    """Apply `replacement` over the job's span when it is safe; the outcome, for the log."""
+async def deliver(server: Host, job: Job, replacement: str, confirm: str | None = None) -> str:
+    """Apply `replacement` over the job's span when it is safe; the outcome, for the log.
+    `confirm`: a label, and the edit asks the editor to have the user confirm it first."""
     document = job.document
     while not document.closed:
         if document.is_spent:
@@ -35,16 +36,16 @@ async def deliver(server: RewriteServer, job: Job, replacement: str) -> str:
             continue
         async with document.lock:
             if not (document.is_spent or document.closed):
-                return await _check_and_send(server, job, replacement)
+                return await _check_and_send(server, job, replacement, confirm)
     return "not applied: the document was closed"
 
 
-async def _check_and_send(server: RewriteServer, job: Job, replacement: str) -> str:
+async def _check_and_send(server: Host, job: Job, replacement: str, confirm: str | None) -> str:
     document, span = job.document, job.span
     if span.lost or text_hash(document.text[span.start : span.end]) != job.hash:
         server.tell(CHANGED_DURING)
         return "not applied: the text changed"
-    edit = versioned_edit(document, span, replacement, server.encoding)
+    edit = versioned_edit(document, span, replacement, server.encoding, confirm)
     document.untrack(span)  # the edit itself must not count as a change over the span
     job.sending = True
     document.spent = document.version
@@ -59,7 +60,7 @@ async def _check_and_send(server: RewriteServer, job: Job, replacement: str) -> 
 
 
 async def _send(
-    server: RewriteServer, document: Document, edit: types.WorkspaceEdit
+    server: Host, document: Document, edit: types.WorkspaceEdit
 ) -> types.ApplyWorkspaceEditResult:
     version = document.version
     answer = await server.workspace_apply_edit_async(
@@ -71,10 +72,23 @@ async def _send(
 
 
 def versioned_edit(
-    document: Document, span: Span, replacement: str, encoding: str
+    document: Document, span: Span, replacement: str, encoding: str, confirm: str | None = None
 ) -> types.WorkspaceEdit:
-    """One TextDocumentEdit for the document's current version, with one TextEdit."""
+    """One TextDocumentEdit for the document's current version, with one TextEdit; with
+    `confirm`, an annotated one the editor shows for the user to accept first."""
     (sl, sc), (el, ec) = span_to_range(document.text, span.start, span.end, encoding)
-    edit = types.TextEdit(types.Range(types.Position(sl, sc), types.Position(el, ec)), replacement)
+    where = types.Range(types.Position(sl, sc), types.Position(el, ec))
     identifier = types.OptionalVersionedTextDocumentIdentifier(document.uri, document.version)
-    return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
+    if confirm is None:
+        edit = types.TextEdit(where, replacement)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
+    annotated = types.AnnotatedTextEdit(ANNOTATION, where, replacement)
+    note = types.ChangeAnnotation(confirm, needs_confirmation=True, description=PREVIEW_NOTE)
+    return types.WorkspaceEdit(
+        document_changes=[types.TextDocumentEdit(identifier, [annotated])],
+        change_annotations={ANNOTATION: note},
+    )
+
+
+ANNOTATION = "rewrite"
+PREVIEW_NOTE = "The rewrite replaces the selected text; nothing changes until you accept it."

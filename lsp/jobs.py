@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from rewrite.aio import rewrite_async
+from rewrite.aio import candidates_async, rewrite_async
+from rewrite.candidates import MOST_CANDIDATES
 from rewrite.errors import RewriteError
 from rewrite.frame import to_lf
 from rewrite.prose import join_prose, split_prose
@@ -28,30 +30,39 @@ from rewrite.record import Record
 from rewrite.results import RewriteRequest
 
 from .codeactions import Target, text_hash
-from .delivery import CHANGED_DURING, deliver
+from .delivery import CHANGED_DURING
 from .positions import Points, newline_of
+from .present import Presenter
 
 if TYPE_CHECKING:
     from .documents import Document, Span
-    from .server import RewriteServer
+    from .host import Host
 
 log = logging.getLogger(__name__)
 DEADLINE_SECONDS = 120.0
+AGAIN_SECONDS = 30.0  # the same rewrite asked for again this soon wants another candidate
 
 
 class Command(Record):
     """One executeCommand's argument, as the code action made it."""
 
-    __slots__ = ("action", "hash", "points", "uri", "version")
+    __slots__ = ("action", "candidates", "hash", "points", "uri", "version")
 
     def __init__(
-        self, uri: str, version: int | None, points: Points, action: str, hash: str
+        self,
+        uri: str,
+        version: int | None,
+        points: Points,
+        action: str,
+        hash: str,
+        candidates: int = 1,
     ) -> None:
         self.uri = uri
         self.version = version
         self.points = points
         self.action = action
         self.hash = hash
+        self.candidates = candidates  # more than 1: the user picks one
 
 
 def parse_command(arguments: tuple[Any, ...]) -> Command:
@@ -67,9 +78,12 @@ def parse_command(arguments: tuple[Any, ...]) -> Command:
             (int(start["line"]), int(start["character"])),
             (int(end["line"]), int(end["character"])),
         )
+        count = given.get("candidates", 1)
+        count = min(int(count), MOST_CANDIDATES) if isinstance(count, int) and count > 1 else 1
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"missing or wrong {error}") from None
-    return Command(uri, version if isinstance(version, int) else None, points, action, digest)
+    version = version if isinstance(version, int) else None
+    return Command(uri, version, points, action, digest, count)
 
 
 class Job:
@@ -77,6 +91,8 @@ class Job:
 
     __slots__ = (
         "action",
+        "candidate",
+        "candidates",
         "document",
         "hash",
         "outcome",
@@ -87,8 +103,12 @@ class Job:
         "text",
     )
 
-    def __init__(self, command: Command, request: Any, document: Document, span: Span) -> None:
+    def __init__(
+        self, command: Command, request: Any, document: Document, span: Span, candidate: int = 0
+    ) -> None:
         self.action = command.action
+        self.candidates = command.candidates
+        self.candidate = candidate  # above 0: the user asked again; not the cached answer
         self.hash = command.hash
         self.request = request  # the executeCommand's id
         self.document = document
@@ -104,11 +124,13 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, server: RewriteServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.live: set[Job] = set()
         self.by_request: dict[Any, Job] = {}
         self.prefetches: dict[str, tuple[tuple[Any, ...], asyncio.Task[None]]] = {}
+        self.presenter = Presenter(server)
+        self.asked: dict[tuple[str, str, str], tuple[float, int]] = {}  # for "again"
 
     # ------------------------------------------------------------------ rewrites
 
@@ -126,7 +148,7 @@ class Jobs:
             return
         for older in [j for j in self.live if j.document is document and j.span.bounds == bounds]:
             self.stop(older, "cancelled: a newer rewrite of the same text")
-        job = Job(command, request, document, document.track(*bounds))
+        job = Job(command, request, document, document.track(*bounds), self._candidate(command))
         job.task = asyncio.get_running_loop().create_task(self._run(job))
         self.live.add(job)
         self.by_request[request] = job
@@ -198,18 +220,51 @@ class Jobs:
             if progress is not None:
                 progress.end()
 
+    def _candidate(self, command: Command) -> int:
+        """0 for a first request; the next candidate when the same text is asked for again
+        with the same action within AGAIN_SECONDS (the cached answer was not wanted)."""
+        now = time.monotonic()
+        key = (command.uri, command.hash, command.action)
+        last = self.asked.get(key)
+        candidate = last[1] + command.candidates if last and now - last[0] < AGAIN_SECONDS else 0
+        self.asked = {k: v for k, v in self.asked.items() if now - v[0] < AGAIN_SECONDS}
+        self.asked[key] = (now, candidate)
+        return candidate
+
     async def _rewrite(self, job: Job) -> None:
-        self._adopt_prefetch(job)
+        if job.candidate == 0:
+            self._adopt_prefetch(job)
         newline = newline_of(job.document.text)
         prose = split_prose(to_lf(job.text))
-        request = RewriteRequest(prose.text, job.action, model=self.server.overrides.model)
-        result = await rewrite_async(self.server.engine, request)
-        replacement = join_prose(prose, result.text).replace("\n", newline)
-        self.server.log_rewrite(job.action, job.text, replacement, result.timings.wall_ms)
-        if replacement == job.text:
+        request = RewriteRequest(
+            prose.text, job.action, model=self.server.overrides.model, candidate=job.candidate
+        )
+
+        def framed(text: str) -> str:
+            return join_prose(prose, text).replace("\n", newline)
+
+        async def another(seed: int) -> str | None:
+            try:
+                found = await rewrite_async(self.server.engine, request.replace(candidate=seed))
+            except RewriteError:
+                return None
+            return framed(found.text)
+
+        if job.candidates > 1:
+            first = job.candidate + 1
+            results = await candidates_async(self.server.engine, request, job.candidates, first)
+            seed = first + job.candidates - 1
+        else:
+            results, seed = [await rewrite_async(self.server.engine, request)], job.candidate
+        texts = list(dict.fromkeys(framed(result.text) for result in results))
+        texts = [text for text in texts if text != job.text]
+        if results:
+            shown = texts[0] if texts else job.text
+            self.server.log_rewrite(job.action, job.text, shown, results[0].timings.wall_ms)
+        if not texts:
             job.outcome = "unchanged: the rewrite is the text itself"
             return
-        job.outcome = await deliver(self.server, job, replacement)
+        job.outcome = await self.presenter.present(job, texts, another, seed)
 
     # ------------------------------------------------------------------ prefetch
 
@@ -230,6 +285,25 @@ class Jobs:
         if current is not None and current[1] is task:
             del self.prefetches[uri]
 
+    async def ready(self, target: Target, wait: float) -> dict[str, str]:
+        """The rewrites of `target` that are ready: the prefetched default action, waited
+        for at most `wait` seconds, and any other action the cache already holds."""
+        current = self.prefetches.get(target.uri)
+        if current is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(current[1]), wait)
+        newline = newline_of(target.text)
+        prose = split_prose(to_lf(target.text))
+        found: dict[str, str] = {}
+        for action in self.server.settings.actions:
+            request = RewriteRequest(prose.text, action, model=self.server.overrides.model)
+            result = self.server.engine.cached(request)
+            if result is not None:
+                text = join_prose(prose, result.text).replace("\n", newline)
+                if text != target.text:
+                    found[action] = text
+        return found
+
     async def _prefetch(self, text: str, action: str) -> None:
         # A prefetch is only a guess: the real request reports its own errors.
         with contextlib.suppress(RewriteError, asyncio.CancelledError):
@@ -249,7 +323,7 @@ class Jobs:
 class Progress:
     """Work-done progress for one job, created only for clients that advertise it."""
 
-    def __init__(self, server: RewriteServer, action: str) -> None:
+    def __init__(self, server: Host, action: str) -> None:
         self.server = server
         self.action = action
         self.token = f"rewrite-{uuid.uuid4()}"

@@ -24,9 +24,19 @@ from rewrite.engine import Engine
 from rewrite.errors import ConfigError
 from rewrite.warm import KeepWarm
 
-from .codeactions import COMMAND, KIND, code_actions, find_target, target_points
-from .documents import Documents
+from .codeactions import (
+    COMMAND,
+    KIND,
+    Target,
+    code_actions,
+    find_target,
+    lower_first,
+    target_points,
+)
+from .delivery import versioned_edit
+from .documents import Document, Documents, Span
 from .jobs import Jobs, parse_command
+from .present import ACCEPT, AGAIN, REJECT, preview_id
 
 log = logging.getLogger(__name__)
 Handled = Generator[tuple[Any, tuple[Any, ...], None], Any, None]
@@ -104,6 +114,7 @@ class RewriteServer(LanguageServer):
         self.documents = Documents()
         self.jobs = Jobs(self)
         self.layers: dict[str, Any] = {}
+        self.told_no_edits = False  # the user heard once why the menu is shorter
 
     @property
     def encoding(self) -> str:
@@ -119,6 +130,20 @@ class RewriteServer(LanguageServer):
     def supports_edits(self) -> bool:
         workspace = self.client_capabilities.workspace
         return bool(workspace and workspace.apply_edit)
+
+    @property
+    def supports_annotations(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        edits = workspace.workspace_edit if workspace else None
+        return bool(edits and edits.change_annotation_support is not None)
+
+    @property
+    def supports_previews(self) -> bool:
+        experimental = self.client_capabilities.experimental
+        return isinstance(experimental, dict) and experimental.get("rewritePreview") is True
+
+    def notify(self, method: str, params: Any) -> None:
+        self.protocol.notify(method, params)
 
     def configure(self, name: str, data: Any) -> None:
         """Merge `data` (the config file's keys) over the file; keep the old settings on error."""
@@ -187,11 +212,9 @@ def create_server(overrides: Overrides | None = None) -> RewriteServer:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=False),
     )
-    def code_action(
+    async def code_action(
         ls: RewriteServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
-        if not ls.supports_edits:
-            return None
         only = params.context.only
         if only is not None and not any(k == KIND or KIND.startswith(f"{k}.") for k in only):
             return None
@@ -206,10 +229,15 @@ def create_server(overrides: Overrides | None = None) -> RewriteServer:
             return None
         points = target_points(target, document.text, ls.encoding)
         document.offer(document.version, points, target.start, target.end)
+        if not ls.supports_edits:
+            return await _ready_actions(ls, document, target)
         prefetch = ls.settings.lsp.prefetch
         if prefetch is not None and prefetch in ls.settings.actions and not target.paragraph:
             ls.jobs.prefetch(target, prefetch)
-        return code_actions(target, points, ls.settings.actions)
+        lsp = ls.settings.lsp
+        return code_actions(
+            target, points, ls.settings.actions, lsp.candidates, lsp.candidate_actions
+        )
 
     @server.command(COMMAND)
     def execute(ls: RewriteServer, *arguments: Any) -> None:
@@ -240,11 +268,30 @@ def create_server(overrides: Overrides | None = None) -> RewriteServer:
             return
         if document.change(params.text_document.version, params.content_changes, ls.encoding):
             ls.jobs.text_changed(document)
+        if ls.jobs.presenter.previews:
+            ls.jobs.presenter.document_changed(document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: RewriteServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.documents.close(params.text_document.uri)
+        document = ls.documents.close(params.text_document.uri)
         ls.jobs.cancel_document(params.text_document.uri)
+        if document is not None:
+            ls.jobs.presenter.document_closed(document)
+
+    @server.command(ACCEPT)
+    async def accept(ls: RewriteServer, *arguments: Any) -> None:
+        which = preview_id(arguments) or ""
+        ls.log(f"preview {which}: {await ls.jobs.presenter.accept(which)}")
+
+    @server.command(REJECT)
+    def reject(ls: RewriteServer, *arguments: Any) -> None:
+        which = preview_id(arguments) or ""
+        ls.log(f"preview {which}: {ls.jobs.presenter.reject(which)}")
+
+    @server.command(AGAIN)
+    async def again(ls: RewriteServer, *arguments: Any) -> None:
+        which = preview_id(arguments) or ""
+        ls.log(f"preview {which}: {await ls.jobs.presenter.again(which)}")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -267,6 +314,37 @@ def create_server(overrides: Overrides | None = None) -> RewriteServer:
             ls.keeper.stop()
 
     return server
+
+
+READY_WAIT_SECONDS = 2.0  # how long a menu may wait for the default action's rewrite
+NO_EDITS_NOTE = (
+    "rewrite: your editor does not let the server apply edits (workspace.applyEdit), so the "
+    "menu offers only the rewrites that are ready when it opens: the {action} action first; "
+    "open the menu again for the others once they are."
+)
+
+
+async def _ready_actions(
+    ls: RewriteServer, document: Document, target: Target
+) -> list[types.CodeAction]:
+    """For a client that cannot be sent edits (Vim's ALE): code actions that carry their
+    edit, for the rewrites ready now (the default action's, waited for a little)."""
+    default = ls.settings.default_action
+    ls.jobs.prefetch(target, default)
+    ready = await ls.jobs.ready(target, READY_WAIT_SECONDS)
+    if not ls.told_no_edits:
+        ls.told_no_edits = True
+        ls.tell(NO_EDITS_NOTE.format(action=default), types.MessageType.Info)
+    if document.version != target.version:
+        return []  # changed while waiting: these edits would be stale
+    where = "Rewrite paragraph" if target.paragraph else "Rewrite"
+    span = Span(target.start, target.end)
+    offered = []
+    for name in sorted(ready, key=lambda name: name != default):
+        title = f"{where}: {lower_first(ls.settings.actions[name].summary)}"
+        edit = versioned_edit(document, span, ready[name], ls.encoding)
+        offered.append(types.CodeAction(title, kind=KIND, edit=edit))
+    return offered
 
 
 def _can_pull_configuration(ls: RewriteServer) -> bool:

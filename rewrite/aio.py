@@ -105,3 +105,13 @@ def _drain(stream: AnyStream) -> RewriteResult:
         pass
     assert stream.result is not None
     return stream.result
+
+
+async def candidates_async(
+    engine: Engine, request: RewriteRequest, count: int, first: int = 1
+) -> list[RewriteResult]:
+    """`rewrite.candidates.candidates` from a worker thread."""
+    from .candidates import candidates
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_workers(), candidates, engine, request, count, first)

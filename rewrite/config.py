@@ -25,6 +25,7 @@ from .actions import (
     Example,
     Profile,
 )
+from .candidates import MOST_CANDIDATES
 from .errors import ConfigError
 from .hosts import APIS, Host, parse_host
 from .options import MODEL_OPTIONS, OptionError, close_option, parse_option, shown
@@ -380,7 +381,7 @@ _TOP_KEYS = (
 _CACHE_KEYS = ("enabled", "max_entries", "deterministic_only")
 _HOST_KEYS = ("url", "api", "api_key_env", "headers", "weight", "models")
 _ROUTING_KEYS = ("hedge", "hedge_after_ms", "warm")
-_LSP_KEYS = ("prefetch", "log_text")
+_LSP_KEYS = ("prefetch", "log_text", "preview", "candidates", "candidate_actions")
 _ACTION_KEYS = (
     "description",
     "instruction",
@@ -564,7 +565,24 @@ def _lsp(check: _Checker, value: Any, defaults: LspSettings) -> LspSettings:
     if prefetch is not None and prefetch is not False:
         prefetch = check.string(("lsp", "prefetch"), prefetch)
     log_text = check.boolean(("lsp", "log_text"), fields.get("log_text", defaults.log_text))
-    return LspSettings(prefetch=prefetch or None, log_text=log_text)
+    preview = check.boolean(("lsp", "preview"), fields.get("preview", defaults.preview))
+    count = fields.get("candidates", defaults.candidates)
+    count = int(check.number(("lsp", "candidates"), count, integer=True))
+    if count > MOST_CANDIDATES:
+        raise check.fail(("lsp", "candidates"), f"expected at most {MOST_CANDIDATES}, got {count}")
+    offered = fields.get("candidate_actions", list(defaults.candidate_actions))
+    if offered == []:
+        offered = []
+    elif not isinstance(offered, list) or not all(isinstance(name, str) for name in offered):
+        message = f"expected a list of action names, got {_kind(offered)}"
+        raise check.fail(("lsp", "candidate_actions"), message)
+    return LspSettings(
+        prefetch=prefetch or None,
+        log_text=log_text,
+        preview=preview,
+        candidates=count,
+        candidate_actions=tuple(offered),
+    )
 
 
 def _actions(check: _Checker, value: Any, base: Mapping[str, Action]) -> dict[str, Action]:

@@ -83,6 +83,9 @@ shell_history: true
 lsp:
   prefetch: fix
   log_text: false
+  preview: false           # true: show the change first, one key accepts (Neovim, Emacs, VS Code)
+  candidates: 3            # how many candidates "Rewrite: rephrase (3 candidates)" offers
+  candidate_actions: [rephrase]
 
 # Your own actions, or changes to the built-in ones (fix, rephrase, concise, formal,
 # friendly, simplify, translate). {name} in an instruction is filled from params,

@@ -15,9 +15,19 @@ _NS_PER_MS = 1_000_000
 class RewriteRequest(Record):
     """What a door asks for: `instruction`, when given, is an ad-hoc action that wins
     over `action`; `use_cache` False neither reads nor writes the cache; `variant` asks the
-    model another way (`rewrite bench` compares them)."""
+    model another way (`rewrite bench` compares them); `candidate` above 0 asks for another
+    candidate than the usual answer (sampled with that seed, never from the cache)."""
 
-    __slots__ = ("action", "instruction", "model", "params", "text", "use_cache", "variant")
+    __slots__ = (
+        "action",
+        "candidate",
+        "instruction",
+        "model",
+        "params",
+        "text",
+        "use_cache",
+        "variant",
+    )
 
     def __init__(
         self,
@@ -28,8 +38,10 @@ class RewriteRequest(Record):
         model: str | None = None,
         use_cache: bool = True,
         variant: str | None = None,
+        candidate: int = 0,
     ) -> None:
         self.text = text
+        self.candidate = candidate
         self.use_cache = use_cache
         self.action = action
         self.instruction = instruction

@@ -92,11 +92,21 @@ class RoutingSettings(Record):
 class LspSettings(Record):
     """`lsp:` in the config file: the language server's own settings."""
 
-    __slots__ = ("log_text", "prefetch")
+    __slots__ = ("candidate_actions", "candidates", "log_text", "prefetch", "preview")
 
-    def __init__(self, prefetch: str | None = "fix", log_text: bool = False) -> None:
+    def __init__(
+        self,
+        prefetch: str | None = "fix",
+        log_text: bool = False,
+        preview: bool = False,
+        candidates: int = 3,
+        candidate_actions: tuple[str, ...] = ("rephrase",),
+    ) -> None:
         self.prefetch = prefetch  # the action started when a selection gets code actions
         self.log_text = log_text  # log the user's text to the editor (off: it may be private)
+        self.preview = preview  # show the change and wait for the user's yes (where the editor can)
+        self.candidates = candidates  # how many "(N candidates)" offers
+        self.candidate_actions = candidate_actions  # the actions offered with candidates too
 
 
 class Settings(Record):

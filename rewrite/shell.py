@@ -61,6 +61,7 @@ class ShellState:
         self.settings = settings
         self.action = action
         self.chosen_model = model  # --model or /model: wins over an action's own model
+        self.candidate = 0  # which candidate the last rewrite was: /again asks for the next
         self.params: dict[str, dict[str, str]] = {}  # per action, so /to stays with translate
         self.out = out
         self.engine = Engine(settings, warn=self.warn)
@@ -138,13 +139,23 @@ class ShellState:
             )
         return HTML("  |  ".join(parts))
 
-    async def rewrite(self, text: str, action: str | None = None, *, remember: bool = True) -> None:
+    async def rewrite(
+        self, text: str, action: str | None = None, *, remember: bool = True, again: bool = False
+    ) -> None:
         """Stream the rewrite of `text` below the prompt; Ctrl-C stops it. `remember` False
-        leaves the last input alone (a refinement rewrites the last result, not the input)."""
+        leaves the last input alone (a refinement rewrites the last result, not the input);
+        `again` asks for another candidate than those shown for it so far."""
         if remember:
             self.last_input = text
+        self.candidate = self.candidate + 1 if again else 0
         name = action or self.action
-        request = RewriteRequest(text, name, params=self.params.get(name), model=self.chosen_model)
+        request = RewriteRequest(
+            text,
+            name,
+            params=self.params.get(name),
+            model=self.chosen_model,
+            candidate=self.candidate,
+        )
         try:
             stream = stream_async(self.engine, request)
         except RewriteError as error:

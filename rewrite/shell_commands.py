@@ -29,7 +29,7 @@ async def _again(state: ShellState, _: str) -> None:
     if state.last_input is None:
         state.error("nothing to rewrite yet: type some text first")
         return
-    await state.rewrite(state.last_input)
+    await state.rewrite(state.last_input, again=True)
 
 
 async def _action(state: ShellState, name: str) -> None:
@@ -196,7 +196,7 @@ async def _quit(state: ShellState, _: str) -> None:
 
 
 FIXED: dict[str, tuple[Handler, str]] = {
-    "/again": (_again, "rewrite the last input again (also F5)"),
+    "/again": (_again, "another candidate for the last input (also F5)"),
     "/action": (_action, "/action NAME: apply another action to the last input"),
     "/refine": (_refine, "/refine [NAME]: apply an action (or the current one) to the last result"),
     "/use": (_use, "/use NAME: switch to action NAME (also /NAME)"),

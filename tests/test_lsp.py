@@ -11,14 +11,11 @@ from lsprotocol import types
 
 from tests.lsp_client import (
     CLIENTS,
-    SERVER_COMMAND,
     Editor,
     actions,
     fix_of,
-    make_client,
     run,
     selection,
-    server_env,
     start_editor,
     until,
 )
@@ -75,7 +72,12 @@ async def test_capabilities_are_commands_without_resolve(
     running.append(editor)
     capabilities_ = editor.result.capabilities
     assert capabilities_.execute_command_provider is not None
-    assert list(capabilities_.execute_command_provider.commands) == ["rewrite-lsp.rewrite"]
+    assert set(capabilities_.execute_command_provider.commands) == {
+        "rewrite-lsp.rewrite",
+        "rewrite-lsp.accept",
+        "rewrite-lsp.reject",
+        "rewrite-lsp.again",
+    }
     provider = capabilities_.code_action_provider
     assert isinstance(provider, types.CodeActionOptions) and not provider.resolve_provider
     assert capabilities_.position_encoding == types.PositionEncodingKind.Utf8
@@ -394,22 +396,3 @@ async def test_the_text_is_not_logged_unless_asked(standin: StandIn, running: li
     await until(lambda: editor.edits)
     await until(lambda: any("rewrite fix in" in m.message for m in editor.client.log_messages))
     assert not any("ecret" in m.message for m in editor.client.log_messages)
-
-
-async def test_no_code_actions_for_a_client_that_cannot_apply_edits(
-    standin: StandIn, running: list[Editor]
-) -> None:
-    client = make_client()
-    await client.start_io(*SERVER_COMMAND, env=server_env(standin.url))
-    await client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
-    editor = Editor(client)
-    running.append(editor)
-    editor.open(URI, "fine\n")
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            types.TextDocumentIdentifier(URI),
-            selection((0, 0), (0, 4)),
-            types.CodeActionContext(diagnostics=[]),
-        )
-    )
-    assert result is None

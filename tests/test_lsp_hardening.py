@@ -102,7 +102,7 @@ class Client:
         assert isinstance(change, types.TextDocumentEdit)
         uri, version = change.text_document.uri, change.text_document.version
         (edit,) = change.edits
-        assert isinstance(edit, types.TextEdit) and version is not None
+        assert isinstance(edit, types.TextEdit | types.AnnotatedTextEdit) and version is not None
         self.edits.append((uri, version, edit.range, edit.new_text))
         if version != self.versions.get(uri):
             self.stale.append((uri, version, self.versions.get(uri, -1)))

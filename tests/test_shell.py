@@ -682,3 +682,20 @@ def wait_for_screen(tmux: list[str], condition: Callable[[str], bool], seconds: 
             return screen
         time.sleep(0.1)
     pytest.fail(f"the screen never showed what was expected:\n{screen}")
+
+
+def test_again_asks_for_another_candidate_never_the_cached_one(standin: StandIn) -> None:
+    standin.queue_replies("They're going.", "They are going.", "Their going, they are.")
+
+    async def script(pipe: Any, state: ShellState) -> None:
+        pipe.send_text("their going" + ENTER)
+        await until(lambda: len(rewrites(standin)) == 1 and state.last_result is not None)
+        for count in (2, 3):
+            pipe.send_text("/again" + ENTER)
+            await until(lambda count=count: len(rewrites(standin)) == count)  # type: ignore[misc]
+        await until(lambda: state.last_result is not None and state.candidate == 2)
+
+    drive(standin, script)
+    options = [r.body["options"] for r in rewrites(standin)]
+    assert [o.get("seed") for o in options] == [None, 1, 2]
+    assert options[0]["temperature"] == 0 and options[1]["temperature"] >= 0.7
