@@ -190,3 +190,129 @@ def test_an_unreachable_ollama_is_reported_and_the_text_kept(tmp_path: Path) -> 
     assert text_of(report) == DOCUMENT
     assert "LSP[rewrite]" in report["messages"]
     assert "unchanged" in report["messages"], report["messages"]
+
+
+# Arguments: config dir, python, document, result file, the keys to press in the preview.
+PREVIEW_SCRIPT = r"""
+local config_dir, python, document, result, keys = unpack(arg, 1, 5)
+local WAIT_MS = 20000
+local out = { shown = {} }
+local document_buf = 0
+
+local function buffer_text()  -- the document's, whichever window is current
+  return table.concat(vim.api.nvim_buf_get_lines(document_buf, 0, -1, false), '\n')
+end
+
+local function finish(why)
+  out.failure = why
+  out.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  out.messages = vim.api.nvim_exec2('messages', { output = true }).output
+  vim.fn.writefile({ vim.json.encode(out) }, result)
+  vim.cmd(why and 'cquit 1' or 'qall!')
+end
+
+vim.g.rewrite_lsp_cmd = { python, '-m', 'rewrite_lsp' }
+vim.g.rewrite_lsp_preview = true
+package.path = config_dir .. '/?.lua;' .. package.path
+local rewrite = require('rewrite')
+
+vim.cmd.edit(vim.fn.fnameescape(document))
+local attached = vim.wait(WAIT_MS, function()
+  return vim.lsp.get_clients({ bufnr = 0, name = 'rewrite' })[1] ~= nil
+end, 20)
+if not attached then finish('the rewrite client never attached') end
+document_buf = vim.api.nvim_get_current_buf()
+
+local function shown_candidate(n)
+  return vim.wait(WAIT_MS, function()
+    local p = rewrite.current_preview()
+    return p.params ~= nil and p.params.candidate == n
+  end, 20)
+end
+
+local function record()
+  local p = rewrite.current_preview()
+  local lines = vim.api.nvim_buf_get_lines(p.buf, 0, -1, false)
+  local marks = vim.api.nvim_buf_get_extmarks(p.buf, -1, 0, -1, { details = true })
+  local groups = {}
+  for _, mark in ipairs(marks) do table.insert(groups, mark[4].hl_group) end
+  table.insert(out.shown, { lines = lines, groups = groups, floating = vim.api.nvim_win_get_config(p.win).relative ~= '' })
+end
+
+vim.api.nvim_win_set_cursor(0, { 3, 6 })
+local before = buffer_text()
+rewrite.fix()
+if not shown_candidate(1) then finish('no preview came') end
+record()
+out.unchanged_while_shown = buffer_text() == before
+for key in keys:gmatch('.') do
+  local candidate = rewrite.current_preview().params.candidate
+  vim.api.nvim_feedkeys(key, 'mx', false)
+  if key == 'n' then
+    if not shown_candidate(candidate + 1) then finish('no next candidate') end
+    record()
+  end
+end
+vim.wait(WAIT_MS, function() return rewrite.current_preview().id == nil end, 20)
+vim.api.nvim_set_current_buf(document_buf)
+if keys:sub(-1) == 'a' then
+  if not vim.wait(WAIT_MS, function() return buffer_text() ~= before end, 20) then
+    finish('accepting changed nothing')
+  end
+  out.accepted = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  vim.cmd('silent undo')
+else
+  vim.wait(500, function() return buffer_text() ~= before end, 20)  -- nothing may land
+end
+finish(nil)
+"""
+WORDINGS = {
+    None: "They're going to the store.",
+    1: "They are going to the store.",
+}
+
+
+def preview_in_neovim(tmp_path: Path, standin: StandIn, keys: str) -> dict[str, Any]:
+    standin.reply = lambda body: WORDINGS[body["options"].get("seed")]
+    script = tmp_path / "preview.lua"
+    script.write_text(PREVIEW_SCRIPT, encoding="utf-8")
+    document = tmp_path / "draft.md"
+    document.write_text(DOCUMENT, encoding="utf-8")
+    result = tmp_path / "result.json"
+    env = {**os.environ, "OLLAMA_HOST": standin.url}
+    env.pop("NVIM_APPNAME", None)
+    command = [str(nvim_binary()), "--headless", "--clean", "-l", str(script)]
+    arguments = [str(CONFIG_DIR), sys.executable, str(document), str(result), keys]
+    done = subprocess.run(
+        [*command, *arguments], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90
+    )
+    report = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
+    assert done.returncode == 0 and not report.get("failure"), failure(done, report)
+    return report
+
+
+def test_a_preview_shows_the_word_diff_and_a_accepts_in_one_undo_step(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    report = preview_in_neovim(tmp_path, standin, "a")
+    (shown,) = report["shown"]
+    assert shown["floating"] and report["unchanged_while_shown"]
+    assert shown["lines"][0].startswith("Rewrite: fix, candidate 1 of 1")
+    assert shown["lines"][2] == "their They're going too to the store store."  # each word, once
+    assert set(shown["groups"]) == {"DiffDelete", "DiffAdd"}
+    assert "\n".join(report["accepted"]) + "\n" == REWRITTEN
+    assert text_of(report) == DOCUMENT  # one undo brings the text back
+
+
+def test_n_shows_the_next_candidate_and_a_applies_it(tmp_path: Path, standin: StandIn) -> None:
+    report = preview_in_neovim(tmp_path, standin, "na")
+    assert [s["lines"][0][:32] for s in report["shown"]] == [
+        "Rewrite: fix, candidate 1 of 1  ",
+        "Rewrite: fix, candidate 2 of 2  ",
+    ]
+    assert "\n".join(report["accepted"]) + "\n" == REWRITTEN.replace("They're", "They are")
+
+
+def test_r_rejects_and_nothing_changes(tmp_path: Path, standin: StandIn) -> None:
+    report = preview_in_neovim(tmp_path, standin, "r")
+    assert text_of(report) == DOCUMENT and len(report["shown"]) == 1
