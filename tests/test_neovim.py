@@ -236,7 +236,8 @@ local function record()
   local marks = vim.api.nvim_buf_get_extmarks(p.buf, -1, 0, -1, { details = true })
   local groups = {}
   for _, mark in ipairs(marks) do table.insert(groups, mark[4].hl_group) end
-  table.insert(out.shown, { lines = lines, groups = groups, floating = vim.api.nvim_win_get_config(p.win).relative ~= '' })
+  local floating = vim.api.nvim_win_get_config(p.win).relative ~= ''
+  table.insert(out.shown, { lines = lines, groups = groups, floating = floating })
 end
 
 vim.api.nvim_win_set_cursor(0, { 3, 6 })
