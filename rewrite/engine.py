@@ -404,9 +404,11 @@ class RewriteStream:
                 if length > longest:  # no rewrite of this text is that long: stop the server
                     raise RejectedReply(_RUNAWAY, reply="".join(reply))
                 text = structured.feed(piece) if structured else piece
-                if cleaned := cleaner.feed(text):
+                # Cleaned piece by piece only when someone watches: the result is guarded
+                # from the whole reply either way.
+                if not self.restartable and (cleaned := cleaner.feed(text)):
                     yield cleaned
-            if rest := cleaner.finish():
+            if not self.restartable and (rest := cleaner.finish()):
                 yield rest
         finally:
             attempt.close()

@@ -12,6 +12,7 @@ let me check".
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import cache
 
@@ -242,12 +243,17 @@ def _talk(reply: str, source: str, words: InputWords, profile: Profile) -> str |
 
 
 def _repeats_instructions(reply: str, words: InputWords, instructions: str) -> str | None:
-    if not instructions.strip() or not tokens(reply):
-        return None
-    told = InputWords(instructions)
-    if told.coverage(reply) >= _INSTRUCTIONS and words.coverage(reply) < 0.5:
+    if not instructions.strip() or not tokens(reply) or words.coverage(reply) >= 0.5:
+        return None  # a reply made of the text's own words repeats nothing else
+    if _instruction_words(instructions).coverage(reply) >= _INSTRUCTIONS:
         return "the reply repeats the instructions instead of rewriting the text"
     return None
+
+
+@functools.lru_cache(maxsize=32)
+def _instruction_words(instructions: str) -> InputWords:
+    """The words of an action's instructions: the same text for every rewrite with it."""
+    return InputWords(instructions)
 
 
 def _copies_an_example(reply: str, words: InputWords, examples: tuple[str, ...]) -> str | None:

@@ -242,10 +242,10 @@ class Response:
         """Seconds until the deadline; the socket waits no longer than that for a read."""
         assert self._deadline is not None
         left = self._deadline - time.monotonic()
+        if self._timeout is not None and left > self._timeout:
+            return left  # the socket's own timeout comes first: it is set already
         with contextlib.suppress(OSError):
-            self._sock.settimeout(
-                max(0.001, left if self._timeout is None else min(left, self._timeout))
-            )
+            self._sock.settimeout(max(0.001, left))
         return left
 
     def _closed_early(self) -> ServerError:
