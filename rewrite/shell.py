@@ -112,7 +112,8 @@ class ShellState:
             self.keeper.stop()
         self.warmth, self.trouble = "loading…", None
         keeper = KeepWarm(self.engine, model, on_change=lambda told: self._warmed(keeper, told))
-        self.keeper = keeper.start()
+        self.keeper = keeper  # before it starts: its first news may come at once
+        keeper.start()
 
     def _warmed(self, keeper: KeepWarm, told: str) -> None:
         if keeper is not self.keeper or told == "loading":
