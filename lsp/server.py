@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Callable, Generator
 from typing import Any
@@ -319,9 +320,11 @@ def create_server(overrides: Overrides | None = None) -> RewriteServer:
 READY_WAIT_SECONDS = 2.0  # how long a menu may wait for the default action's rewrite
 NO_EDITS_NOTE = (
     "rewrite: your editor does not let the server apply edits (workspace.applyEdit), so the "
-    "menu offers only the rewrites that are ready when it opens: the {action} action first; "
-    "open the menu again for the others once they are."
+    "menu offers only the rewrites ready when it opens: the {action} action, and any rewrite "
+    "already in the cache; the rewrite command (a filter) does the others."
 )
+NOTHING_READY = "rewrite: no rewrite is ready for this text (is the server up?); nothing changed."
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 async def _ready_actions(
@@ -334,17 +337,33 @@ async def _ready_actions(
     ready = await ls.jobs.ready(target, READY_WAIT_SECONDS)
     if not ls.told_no_edits:
         ls.told_no_edits = True
-        ls.tell(NO_EDITS_NOTE.format(action=default), types.MessageType.Info)
+        ls.tell(NO_EDITS_NOTE.format(action=default), types.MessageType.Warning)
     if document.version != target.version:
         return []  # changed while waiting: these edits would be stale
+    if not ready:
+        ls.tell(NOTHING_READY, types.MessageType.Warning)
+        return []
     where = "Rewrite paragraph" if target.paragraph else "Rewrite"
-    span = Span(target.start, target.end)
+    start, end = whole_lines(document.text, target.start, target.end)
+    before, after = document.text[start : target.start], document.text[target.end : end]
     offered = []
     for name in sorted(ready, key=lambda name: name != default):
         title = f"{where}: {lower_first(ls.settings.actions[name].summary)}"
-        edit = versioned_edit(document, span, ready[name], ls.encoding)
+        text = before + ready[name] + after
+        edit = versioned_edit(document, Span(start, end), text, ls.encoding)
         offered.append(types.CodeAction(title, kind=KIND, edit=edit))
     return offered
+
+
+def whole_lines(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the lines `start`..`end` touch, from the first's start to the next line's:
+    an edit that starts and ends at column 0 lands right whatever unit the client counts
+    columns in (ALE counts bytes where LSP says UTF-16)."""
+    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+    if end > start and text[end - 1] in "\r\n":
+        return line_start, end
+    found = _LINE_BREAK.search(text, end)
+    return line_start, found.end() if found else len(text)
 
 
 def _can_pull_configuration(ls: RewriteServer) -> bool:

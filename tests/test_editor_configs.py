@@ -2,7 +2,8 @@
 parses as its editor reads it and starts rewrite-lsp where its README says. The VS Code
 extension is activated in Node with stand-ins for the `vscode` modules, and the legacy
 nvim-lspconfig file is loaded in a headless Neovim with stand-ins for nvim-lspconfig.
-Emacs has tests of its own (test_emacs.py), Neovim's rewrite.lua too (test_neovim.py).
+Emacs has tests of its own (test_emacs.py), Neovim's rewrite.lua too (test_neovim.py), and
+Vim's rewrite.vim (test_vim.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def strip_line_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
 
 
-@pytest.mark.parametrize("editor", ["helix", "emacs", "vscode", "zed", "sublime", "kakoune"])
+@pytest.mark.parametrize("editor", ["helix", "emacs", "vscode", "zed", "sublime", "kakoune", "vim"])
 def test_every_editor_has_a_readme_that_says_what_was_tested(editor: str) -> None:
     readme = (CONFIGS / editor / "README.md").read_text(encoding="utf-8")
     assert "## What was tested" in readme

@@ -276,7 +276,9 @@ async def test_a_client_without_apply_edit_gets_actions_that_carry_their_edit(
         (change,) = first.edit.document_changes
         assert isinstance(change, types.TextDocumentEdit)
         assert change.text_document.version == 1
-        assert change.edits[0].new_text == WORDINGS[None]
+        (edit,) = change.edits  # whole lines: column 0 is column 0 in any unit
+        assert edit.new_text == WORDINGS[None] + "\n"
+        assert (edit.range.start.character, edit.range.end.character) == (0, 0)
         await until(lambda: editor.shown("does not let the server apply edits"))
         await editor.client.text_document_code_action_async(
             types.CodeActionParams(

@@ -308,3 +308,15 @@ def test_two_plain_letters_are_never_a_cursor(text: str, data: st.DataObject) ->
     assert not is_cursor(padded, index, index + 2)
     assert is_cursor(padded, index, index + 1)
     assert is_cursor(padded, index, index)
+
+
+@given(st.text(alphabet="ab é\r\n", max_size=30), st.data())
+def test_whole_lines_start_and_end_at_line_breaks(text: str, data: st.DataObject) -> None:
+    from rewrite_lsp.server import whole_lines
+
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    first, last = whole_lines(text, start, end)
+    assert first <= start <= end <= last
+    assert first == 0 or text[first - 1] in "\r\n"
+    assert last == len(text) or text[last - 1] in "\r\n"
