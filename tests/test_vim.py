@@ -423,3 +423,20 @@ def test_the_file_registers_the_server_with_ale_where_ale_would_run_it(tmp_path:
         "%e",
     )
     assert all(report["keys"]), report["keys"]
+
+
+def test_ales_own_code_action_lands_right_on_a_line_with_wide_characters(
+    open_vim: VimFactory, standin: StandIn
+) -> None:
+    """ALE counts bytes where LSP counts UTF-16 units: the server's whole-line edits start
+    and end at column 0, which is the same in both."""
+    standin.reply = fix_words
+    vim = open_vim(standin.url, ale=True, document=WIDE)
+    vim.keys("3G", "V", ":")  # the line, whose end ALE gives in bytes
+    vim.pane.type("ALECodeAction")
+    vim.keys("Enter")
+    vim.wait_for("1) Rewrite: fix spelling and grammar", "Type number and <Enter>")
+    vim.keys("1", "Enter")
+    assert vim.buffer() == [*WIDE[:2], "“Grüße” — they're going to the store", *WIDE[3:]]
+    vim.keys("u")
+    assert vim.buffer() == WIDE
