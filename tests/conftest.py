@@ -4,8 +4,10 @@ subprocess."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,26 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def standin() -> Iterator[StandIn]:
     with StandIn() as server:
         yield server
+
+
+@pytest.fixture
+def tmux_socket() -> Iterator[str]:
+    """A tmux server of the test's own (-L SOCKET), killed and its socket file removed after."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (Debian: apt-get install tmux)")
+    socket = f"rewrite-test-{uuid.uuid4().hex[:12]}"
+    yield socket
+    tmux = ["tmux", "-L", socket]
+    where = subprocess.run(
+        [*tmux, "display-message", "-p", "#{socket_path}"],
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+    subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=15, check=False)
+    if where.returncode == 0 and where.stdout.strip():
+        Path(where.stdout.strip()).unlink(missing_ok=True)  # kill-server leaves the socket file
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,24 +139,6 @@ def bin_dir(tmp_path: Path) -> Path:
     for tool in ("mktemp", "rm"):
         (folder / tool).symlink_to(installed(tool))
     return folder
-
-
-@pytest.fixture
-def tmux_socket() -> Iterator[str]:
-    installed("tmux")
-    socket = f"rewrite-test-{uuid.uuid4().hex[:12]}"
-    yield socket
-    tmux = ["tmux", "-L", socket]
-    where = subprocess.run(
-        [*tmux, "display-message", "-p", "#{socket_path}"],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        check=False,
-    )
-    subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=DEADLINE, check=False)
-    if where.returncode == 0 and where.stdout.strip():
-        Path(where.stdout.strip()).unlink(missing_ok=True)  # kill-server leaves the socket file
 
 
 ShellFactory = Callable[..., Pane]

@@ -22,8 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,25 +179,6 @@ set shortmess+=I
 {ale}
 source {config}
 """
-
-
-@pytest.fixture
-def tmux_socket() -> Iterator[str]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (Debian: apt-get install tmux)")
-    socket = f"rewrite-test-{uuid.uuid4().hex[:12]}"
-    yield socket
-    tmux = ["tmux", "-L", socket]
-    where = subprocess.run(
-        [*tmux, "display-message", "-p", "#{socket_path}"],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        check=False,
-    )
-    subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=DEADLINE, check=False)
-    if where.returncode == 0 and where.stdout.strip():
-        Path(where.stdout.strip()).unlink(missing_ok=True)  # kill-server leaves the socket file
 
 
 class Vim:
