@@ -174,7 +174,8 @@ class Presenter:
         else:
             found = await self._another(preview)
             if found is None:
-                self.host.tell(f"Rewrite: {preview.action}: no other wording came back.")
+                message = f"Rewrite: {preview.action}: no other wording came back."
+                self.host.tell(message, types.MessageType.Info)
                 return "no other candidate"
             if preview.id not in self.previews:
                 return "the preview was over meanwhile"
