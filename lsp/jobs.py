@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from rewrite.aio import candidates_async, rewrite_async
-from rewrite.candidates import MOST_CANDIDATES
 from rewrite.errors import RewriteError
 from rewrite.frame import to_lf
 from rewrite.prose import join_prose, split_prose
 from rewrite.record import Record
 from rewrite.results import RewriteRequest
+from rewrite.settings import MOST_CANDIDATES
 
 from .codeactions import Target, text_hash
 from .delivery import CHANGED_DURING

@@ -11,12 +11,11 @@ from __future__ import annotations
 import threading
 
 from .results import RewriteRequest, RewriteResult
+from .settings import MOST_CANDIDATES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .engine import Engine
-
-MOST_CANDIDATES = 5
 
 
 def candidates(

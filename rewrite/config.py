@@ -25,13 +25,13 @@ from .actions import (
     Example,
     Profile,
 )
-from .candidates import MOST_CANDIDATES
 from .errors import ConfigError
 from .hosts import APIS, Host, parse_host
 from .options import MODEL_OPTIONS, OptionError, close_option, parse_option, shown
 from .settings import (  # re-exported: the settings are read as rewrite.config.Settings
     COMMANDS,
     LOAD_TIME_OPTIONS,
+    MOST_CANDIDATES,
     CacheSettings,
     LspSettings,
     Overrides,

@@ -33,6 +33,7 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_DEADLINE = 120.0  # seconds a whole reply may take, however steadily it streams
 DEFAULT_MAX_INPUT_CHARS = 20_000
 DEFAULT_CACHE_ENTRIES = 20_000
+MOST_CANDIDATES = 5  # rewrites of one text to choose from, at most
 
 # Options that make Ollama reload the model when they change between requests.
 LOAD_TIME_OPTIONS = (
