@@ -16,7 +16,14 @@ from lsprotocol import types
 from rewrite.actions import Action
 from rewrite.record import Record
 
-from .positions import Points, is_cursor, paragraph_span, range_to_span, span_to_range
+from .positions import (
+    Points,
+    is_cursor,
+    paragraph_span,
+    range_json,
+    range_to_span,
+    span_to_range,
+)
 
 COMMAND = "rewrite-lsp.rewrite"
 KIND = "refactor.rewrite"
@@ -74,14 +81,10 @@ def code_actions(
 ) -> list[types.CodeAction]:
     """One command per action; and for each of `candidate_actions`, one that offers
     `candidates` different rewrites to choose from."""
-    (start_line, start_char), (end_line, end_char) = points
     arguments: dict[str, Any] = {
         "uri": target.uri,
         "version": target.version,
-        "range": {
-            "start": {"line": start_line, "character": start_char},
-            "end": {"line": end_line, "character": end_char},
-        },
+        "range": range_json(points),
         "hash": text_hash(target.text),
         "paragraph": target.paragraph,
     }

@@ -28,6 +28,15 @@ Position = tuple[int, int]
 Points = tuple[Position, Position]  # an LSP range: start and end
 
 
+def range_json(points: Points) -> dict[str, dict[str, int]]:
+    """An LSP range as JSON, as command arguments and notifications carry it."""
+    (start_line, start_char), (end_line, end_char) = points
+    return {
+        "start": {"line": start_line, "character": start_char},
+        "end": {"line": end_line, "character": end_char},
+    }
+
+
 def split_lines(text: str) -> list[str]:
     """The lines of ``text`` without their endings: ``"a\\n"`` gives ``["a", ""]``."""
     return _BREAK.split(text)

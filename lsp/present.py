@@ -24,7 +24,7 @@ from lsprotocol import types
 
 from .codeactions import text_hash
 from .delivery import deliver
-from .positions import span_to_range
+from .positions import range_json, span_to_range
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -117,17 +117,14 @@ class Presenter:
     def _show(self, preview: Preview) -> None:
         self.previews[preview.id] = preview
         document, span = preview.document, preview.span
-        (sl, sc), (el, ec) = span_to_range(document.text, span.start, span.end, self.host.encoding)
+        points = span_to_range(document.text, span.start, span.end, self.host.encoding)
         self.host.notify(
             PREVIEW,
             {
                 "id": preview.id,
                 "uri": document.uri,
                 "version": document.version,
-                "range": {
-                    "start": {"line": sl, "character": sc},
-                    "end": {"line": el, "character": ec},
-                },
+                "range": range_json(points),
                 "action": preview.action,
                 "original": preview.original,
                 "replacement": preview.texts[preview.index],

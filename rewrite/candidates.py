@@ -8,10 +8,9 @@ left out; only when every one fails is the first failure raised.
 
 from __future__ import annotations
 
-import threading
-
 from .results import RewriteRequest, RewriteResult
 from .settings import MOST_CANDIDATES
+from .threads import each_at_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,11 +31,7 @@ def candidates(
         except Exception as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=ask, args=(place,), daemon=True) for place in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    each_at_once(ask, range(count))
     distinct: list[RewriteResult] = []
     for result in found:
         if result is not None and result.text not in {request.text, *(d.text for d in distinct)}:

@@ -503,15 +503,10 @@ def probe(router: Router, host: Host) -> None:
 
 def watch(router: Router, stop: threading.Event) -> None:
     """Probe every host every WATCH_SECONDS until `stop` is set (long-running doors)."""
+    from .threads import each_at_once
+
     while not stop.is_set():
-        threads = [
-            threading.Thread(target=probe, args=(router, host), daemon=True)
-            for host in router.settings.hosts
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        each_at_once(lambda host: probe(router, host), router.settings.hosts)
         stop.wait(WATCH_SECONDS)
 
 

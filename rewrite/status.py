@@ -11,7 +11,6 @@ import argparse
 import json
 import math
 import re
-import threading
 import time
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from .errors import HostUnreachable, RewriteError, ServerError
 from .hosts import OLLAMA, OPENAI
 from .record import Record
 from .routing import unreachable_message
+from .threads import each_at_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -301,11 +301,7 @@ def gather_all(hosts: Sequence[Host], timeout: float) -> list[HostFacts]:
     def probe(index: int) -> None:
         results[index] = gather(hosts[index], timeout)
 
-    threads = [threading.Thread(target=probe, args=(i,), daemon=True) for i in range(len(hosts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    each_at_once(probe, range(len(hosts)))
     return results
 
 

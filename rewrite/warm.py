@@ -89,11 +89,9 @@ def warm_hosts(
         wall_ms = round((time.perf_counter() - started) * 1000, 3)
         ready.append(WarmResult(name, host.url, wall_ms, host.api))
 
-    threads = [threading.Thread(target=warm, args=(host,), daemon=True) for host in chosen]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    from .threads import each_at_once
+
+    each_at_once(warm, chosen)
     by_place = {host.url: place for place, host in enumerate(chosen)}
     ready.sort(key=lambda result: by_place[result.host])
     return ready, failed
